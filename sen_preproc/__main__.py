@@ -1,0 +1,3 @@
+from sen_preproc.cli.main import main
+
+main()

@@ -1,0 +1,34 @@
+"""Exception hierarchy: one root, subclasses that also inherit the matching built-in type.
+
+Every message names the offending value (usually a file) and the fix.
+"""
+
+from __future__ import annotations
+
+
+class SenPrepError(Exception):
+    """Root of all senprep errors."""
+
+
+class ProductError(SenPrepError, ValueError):
+    """The input product is not what it should be (not a SAFE, wrong type, truncated...)."""
+
+
+class MissingDataError(SenPrepError, FileNotFoundError):
+    """A file the processing needs is absent (measurement, polarisation, DEM, geoid grid)."""
+
+
+class OptionError(SenPrepError, ValueError):
+    """A user option has an invalid value."""
+
+
+class OrbitError(SenPrepError, ValueError):
+    """An orbit file is unreadable or does not cover the acquisition."""
+
+
+class GeometryError(SenPrepError, ValueError):
+    """Geocoding failed or the requested area does not intersect the product."""
+
+
+class OutputExistsError(SenPrepError, FileExistsError):
+    """The output exists and ``--overwrite`` was not given."""

@@ -1,0 +1,200 @@
+"""Output raster grids (CRS + affine transform + shape) and areas of interest.
+
+A :class:`RasterGrid` is what every core function receives instead of a file: the default
+terrain-correction grid (UTM zone of the scene centre, 10 m), the grid of a ``--like``
+reference raster, or either cropped to an AOI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyproj
+import shapely
+import shapely.geometry
+import shapely.ops
+import shapely.wkt
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from sen_preproc.errors import GeometryError, OptionError
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RasterGrid:
+    """A north-up raster grid.
+
+    Attributes
+    ----------
+    crs : rasterio.crs.CRS
+        Coordinate reference system of the grid.
+    transform : affine.Affine
+        Pixel-corner affine transform (pixel (col, row) -> x, y).
+    width, height : int
+        Size in pixels.
+    """
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def pixel_size(self) -> tuple[float, float]:
+        """(x, y) pixel size in CRS units (y positive)."""
+        return abs(self.transform.a), abs(self.transform.e)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        left, top = self.transform * (0, 0)
+        right, bottom = self.transform * (self.width, self.height)
+        return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
+
+    def window_grid(self, window: Window) -> RasterGrid:
+        """The sub-grid covering ``window`` (aligned with this grid)."""
+        return RasterGrid(
+            crs=self.crs,
+            transform=self.transform * Affine.translation(window.col_off, window.row_off),
+            width=int(window.width),
+            height=int(window.height),
+        )
+
+    def pixel_centres(self, window: Window | None = None) -> tuple[FloatArray, FloatArray]:
+        """x and y of pixel centres in CRS units, each of shape ``(rows, cols)``."""
+        w = window or Window(0, 0, self.width, self.height)
+        cols = np.arange(w.col_off, w.col_off + w.width) + 0.5
+        rows = np.arange(w.row_off, w.row_off + w.height) + 0.5
+        t = self.transform
+        x = t.c + t.a * cols[None, :] + t.b * rows[:, None]
+        y = t.f + t.d * cols[None, :] + t.e * rows[:, None]
+        return x, y
+
+    def blocks(self, block_px: int) -> Iterator[Window]:
+        """Row-major windows of at most ``block_px`` x ``block_px`` pixels."""
+        for row in range(0, self.height, block_px):
+            for col in range(0, self.width, block_px):
+                yield Window(
+                    col, row, min(block_px, self.width - col), min(block_px, self.height - row)
+                )
+
+
+def utm_crs_for(lon_deg: float, lat_deg: float) -> CRS:
+    """WGS84 / UTM CRS of the zone containing (lon, lat) (EPSG:326xx north, 327xx south)."""
+    zone = int(math.floor((lon_deg + 180.0) / 6.0)) % 60 + 1
+    return CRS.from_epsg((32600 if lat_deg >= 0 else 32700) + zone)
+
+
+def parse_crs(text: str) -> CRS:
+    """Parse a user CRS (``EPSG:32633``, ``32633``, WKT or PROJ string)."""
+    try:
+        return CRS.from_user_input(int(text) if text.strip().isdigit() else text)
+    except Exception as err:  # rasterio raises CRSError, a few others on odd input
+        raise OptionError(f"invalid CRS {text!r} ({err}); use e.g. EPSG:32633") from err
+
+
+def transform_geometry(
+    geom: shapely.geometry.base.BaseGeometry, src: CRS, dst: CRS
+) -> shapely.geometry.base.BaseGeometry:
+    """Reproject a shapely geometry between CRSs (always x/y = lon/lat axis order)."""
+    transformer = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    dense = shapely.segmentize(geom, max_segment_length=_segment_length(geom))
+    return shapely.ops.transform(transformer.transform, dense)
+
+
+def _segment_length(geom: shapely.geometry.base.BaseGeometry) -> float:
+    minx, miny, maxx, maxy = geom.bounds
+    return max(max(maxx - minx, maxy - miny) / 32.0, 1e-9)
+
+
+def grid_from_bounds(
+    crs: CRS, bounds: tuple[float, float, float, float], pixel_size: float
+) -> RasterGrid:
+    """A grid covering ``bounds`` whose edges are multiples of ``pixel_size`` (CRS units)."""
+    if pixel_size <= 0:
+        raise OptionError(f"pixel size must be positive, got {pixel_size}")
+    left = math.floor(bounds[0] / pixel_size) * pixel_size
+    bottom = math.floor(bounds[1] / pixel_size) * pixel_size
+    right = math.ceil(bounds[2] / pixel_size) * pixel_size
+    top = math.ceil(bounds[3] / pixel_size) * pixel_size
+    width = max(int(round((right - left) / pixel_size)), 1)
+    height = max(int(round((top - bottom) / pixel_size)), 1)
+    return RasterGrid(
+        crs=crs,
+        transform=Affine(pixel_size, 0.0, left, 0.0, -pixel_size, top),
+        width=width,
+        height=height,
+    )
+
+
+def crop_grid(grid: RasterGrid, geom: shapely.geometry.base.BaseGeometry, geom_crs: CRS) -> RasterGrid:
+    """Crop ``grid`` to the bounding box of ``geom`` (in ``geom_crs``), staying aligned.
+
+    Raises
+    ------
+    GeometryError
+        When the geometry does not intersect the grid.
+    """
+    local = transform_geometry(geom, geom_crs, grid.crs)
+    inv = ~grid.transform
+    minx, miny, maxx, maxy = local.bounds
+    corners = [inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)]
+    col0 = max(int(math.floor(min(c[0] for c in corners))), 0)
+    col1 = min(int(math.ceil(max(c[0] for c in corners))), grid.width)
+    row0 = max(int(math.floor(min(c[1] for c in corners))), 0)
+    row1 = min(int(math.ceil(max(c[1] for c in corners))), grid.height)
+    if col0 >= col1 or row0 >= row1:
+        raise GeometryError(
+            f"the area of interest {tuple(round(v, 4) for v in geom.bounds)} does not intersect "
+            "the product footprint; check the AOI coordinates (lon/lat, WGS84)"
+        )
+    return grid.window_grid(Window(col0, row0, col1 - col0, row1 - row0))
+
+
+def parse_aoi(text: str) -> shapely.geometry.base.BaseGeometry:
+    """Parse an area of interest in WGS84 lon/lat.
+
+    Accepts ``minx,miny,maxx,maxy``, a WKT geometry, or the path of a GeoJSON file
+    (FeatureCollection, Feature or bare geometry).
+    """
+    candidate = text.strip()
+    parts = candidate.split(",")
+    if len(parts) == 4:
+        try:
+            minx, miny, maxx, maxy = (float(p) for p in parts)
+        except ValueError:
+            pass
+        else:
+            if not (minx < maxx and miny < maxy):
+                raise OptionError(
+                    f"invalid AOI bounds {candidate!r}: need minx<maxx and miny<maxy (lon/lat)"
+                )
+            return shapely.geometry.box(minx, miny, maxx, maxy)
+    path = Path(candidate)
+    if candidate.lower().endswith((".json", ".geojson")) or path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise OptionError(f"cannot read AOI GeoJSON {candidate!r} ({err})") from err
+        features = data.get("features") if isinstance(data, dict) else None
+        geoms = [f["geometry"] for f in features] if features else [data.get("geometry", data)]
+        try:
+            return shapely.ops.unary_union([shapely.geometry.shape(g) for g in geoms])
+        except Exception as err:
+            raise OptionError(f"AOI GeoJSON {candidate!r} has no valid geometry ({err})") from err
+    try:
+        return shapely.wkt.loads(candidate)
+    except Exception as err:
+        raise OptionError(
+            f"cannot parse AOI {candidate!r}; give minx,miny,maxx,maxy in lon/lat, a WKT "
+            "geometry or a GeoJSON file"
+        ) from err

@@ -1,0 +1,323 @@
+"""Raster input/output: the only module (with :mod:`sen_preproc.safe`) that opens rasters.
+
+* windowed reads of measurement TIFFs (also inside zips via GDAL's ``/vsizip/``);
+* the grid of a reference raster (``--like``);
+* DEM heights resampled onto any output grid block (GDAL warped VRT, bilinear);
+* a scratch store for intermediate images (memory, or a temporary tiled GeoTIFF when large);
+* atomic writing of Cloud-Optimised GeoTIFFs: blocks go to a temporary file, which is
+  converted to COG layout (tiles, DEFLATE, overviews) and renamed into place only at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.shutil
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from sen_preproc.errors import GeometryError, MissingDataError, OutputExistsError, ProductError
+from sen_preproc.grid import RasterGrid
+
+LOGGER = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def read_window(path: str, window: Window, *, band: int = 1, product: Path | None = None) -> npt.NDArray[Any]:
+    """Read ``window`` of one band (native dtype), shape ``(rows, cols)``."""
+    try:
+        with rasterio.open(path) as src:
+            return src.read(band, window=window)
+    except RasterioIOError as err:
+        raise ProductError(
+            f"{product or path}: cannot read {Path(path).name} ({err}); the product is "
+            "damaged or truncated: download it again"
+        ) from err
+
+
+def raster_shape(path: str, *, product: Path | None = None) -> tuple[int, int]:
+    """(rows, cols) of a raster."""
+    try:
+        with rasterio.open(path) as src:
+            return src.height, src.width
+    except RasterioIOError as err:
+        raise ProductError(
+            f"{product or path}: cannot open {Path(path).name} ({err}); download the product again"
+        ) from err
+
+
+def read_grid(path: str | Path) -> RasterGrid:
+    """The grid (CRS, transform, size) of a georeferenced raster."""
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise GeometryError(
+                    f"{path}: the raster has no CRS; give a georeferenced GeoTIFF to --like"
+                )
+            return RasterGrid(crs=src.crs, transform=src.transform, width=src.width, height=src.height)
+    except RasterioIOError as err:
+        raise MissingDataError(f"{path}: cannot open the raster ({err}); check the path") from err
+
+
+class DemSampler:
+    """DEM heights on output grid blocks (bilinear, GDAL warped VRT), NaN where no data.
+
+    Parameters
+    ----------
+    path : path-like
+        Any GDAL-readable DEM (GeoTIFF, VRT...), any CRS.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._src = rasterio.open(self.path)
+        except RasterioIOError as err:
+            raise MissingDataError(f"{path}: cannot open the DEM ({err}); check --dem") from err
+        if self._src.crs is None:
+            self._src.close()
+            raise GeometryError(f"{path}: the DEM has no CRS; give a georeferenced DEM")
+        self.crs = self._src.crs
+        self.nodata = self._src.nodata
+        self.bounds = self._src.bounds
+
+    def heights(self, grid: RasterGrid) -> npt.NDArray[np.float32]:
+        """DEM values (m, the DEM's own vertical datum) on ``grid``, shape (height, width).
+
+        NaN where the DEM has no data or does not reach.
+        """
+        with WarpedVRT(
+            self._src,
+            crs=grid.crs,
+            transform=grid.transform,
+            width=grid.width,
+            height=grid.height,
+            resampling=Resampling.bilinear,
+            src_nodata=self.nodata,
+            nodata=np.nan,
+            dtype="float32",
+        ) as vrt:
+            data = vrt.read(1)
+        return data.astype(np.float32, copy=False)
+
+    def close(self) -> None:
+        """Release the DEM file."""
+        self._src.close()
+
+    def __enter__(self) -> DemSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ScratchStore:
+    """Float32 images kept in memory, or in a temporary tiled GeoTIFF when too large.
+
+    Used for the radiometrically processed image in SAR geometry between the speckle filter
+    and terrain correction, so memory stays bounded for full scenes.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        rows: int,
+        cols: int,
+        *,
+        max_memory_bytes: int = 1 << 30,
+        directory: str | Path | None = None,
+    ) -> None:
+        self.names = list(names)
+        self.rows = rows
+        self.cols = cols
+        self._arrays: dict[str, npt.NDArray[np.float32]] = {}
+        self._path: Path | None = None
+        self._ds: Any = None
+        if rows * cols * 4 * len(self.names) <= max_memory_bytes:
+            for name in self.names:
+                self._arrays[name] = np.full((rows, cols), np.nan, dtype=np.float32)
+        else:
+            fd, tmp = tempfile.mkstemp(prefix="senprep-scratch-", suffix=".tif", dir=directory)
+            os.close(fd)
+            self._path = Path(tmp)
+            self._ds = rasterio.open(
+                self._path,
+                "w+",
+                driver="GTiff",
+                width=cols,
+                height=rows,
+                count=len(self.names),
+                dtype="float32",
+                tiled=True,
+                blockxsize=256,
+                blockysize=256,
+                BIGTIFF="YES",
+                SPARSE_OK="TRUE",
+                nodata=np.nan,
+            )
+            LOGGER.info("scratch image on disk: %s", self._path)
+
+    @property
+    def on_disk(self) -> bool:
+        """True when backed by a temporary file."""
+        return self._path is not None
+
+    def write(self, name: str, row: int, data: npt.NDArray[np.float32]) -> None:
+        """Write full-width rows ``row:row + len(data)`` of image ``name``."""
+        if self._ds is None:
+            self._arrays[name][row : row + data.shape[0]] = data
+        else:
+            band = self.names.index(name) + 1
+            self._ds.write(data, band, window=Window(0, row, self.cols, data.shape[0]))
+
+    def read(self, name: str, window: Window) -> npt.NDArray[np.float32]:
+        """Read a window of image ``name``."""
+        if self._ds is None:
+            r0, c0 = int(window.row_off), int(window.col_off)
+            return self._arrays[name][r0 : r0 + int(window.height), c0 : c0 + int(window.width)]
+        band = self.names.index(name) + 1
+        out: npt.NDArray[np.float32] = self._ds.read(band, window=window)
+        return out
+
+    def close(self) -> None:
+        """Free memory / delete the temporary file."""
+        self._arrays.clear()
+        if self._ds is not None:
+            self._ds.close()
+            self._ds = None
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
+
+    def __enter__(self) -> ScratchStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_output_path(path: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing output unless ``overwrite``."""
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
+    if not path.parent.exists():
+        raise MissingDataError(
+            f"{path.parent}: output folder does not exist; create it or choose another --out"
+        )
+
+
+class GeoTiffWriter:
+    """Write a float32 multi-band GeoTIFF block by block, then publish it atomically.
+
+    Blocks go to a hidden temporary file beside the output; :meth:`commit` converts it to a
+    Cloud-Optimised GeoTIFF (512 px tiles, DEFLATE + floating-point predictor, overviews) in
+    another temporary file and renames that onto ``path``. Leaving the ``with`` block without
+    committing (e.g. on an exception) removes every temporary file, so a failure leaves nothing.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        grid: RasterGrid,
+        band_names: Sequence[str],
+        *,
+        tags: Mapping[str, str] | None = None,
+        band_tags: Mapping[str, Mapping[str, str]] | None = None,
+        overwrite: bool = False,
+        dtype: str = "float32",
+        nodata: float | None = float("nan"),
+    ) -> None:
+        check_output_path(path, overwrite)
+        self.path = path
+        self.grid = grid
+        self.band_names = list(band_names)
+        self.tags = dict(tags or {})
+        self.band_tags = {k: dict(v) for k, v in (band_tags or {}).items()}
+        self._tmp = path.with_name(f".{path.name}.part-{os.getpid()}.tif")
+        self._ds = rasterio.open(
+            self._tmp,
+            "w",
+            driver="GTiff",
+            width=grid.width,
+            height=grid.height,
+            count=len(self.band_names),
+            dtype=dtype,
+            crs=grid.crs,
+            transform=grid.transform,
+            nodata=nodata,
+            tiled=True,
+            blockxsize=512,
+            blockysize=512,
+            BIGTIFF="IF_SAFER",
+        )
+        self._committed = False
+
+    def write(self, window: Window, data: npt.NDArray[Any]) -> None:
+        """Write ``data`` (shape ``(bands, rows, cols)``) into ``window``."""
+        self._ds.write(data, window=window)
+
+    def commit(self) -> Path:
+        """Finish: COG conversion, tags, atomic rename. Returns the output path."""
+        for index, name in enumerate(self.band_names, start=1):
+            self._ds.set_band_description(index, name)
+            if name in self.band_tags:
+                self._ds.update_tags(index, **self.band_tags[name])
+        self._ds.update_tags(**self.tags)
+        self._ds.close()
+        final_tmp = self.path.with_name(f".{self.path.name}.cog-{os.getpid()}.tif")
+        try:
+            rasterio.shutil.copy(
+                self._tmp,
+                final_tmp,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR="YES",
+                BLOCKSIZE="512",
+                OVERVIEWS="AUTO",
+                OVERVIEW_RESAMPLING="AVERAGE",
+                BIGTIFF="IF_SAFER",
+                NUM_THREADS="ALL_CPUS",
+            )
+            os.replace(final_tmp, self.path)
+        finally:
+            final_tmp.unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)
+        self._committed = True
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written so far."""
+        with contextlib.suppress(Exception):
+            self._ds.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> GeoTiffWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._committed:
+            self.abort()
+
+
+def iter_row_strips(rows: int, strip_rows: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) row ranges of at most ``strip_rows`` rows."""
+    for start in range(0, rows, strip_rows):
+        yield start, min(start + strip_rows, rows)

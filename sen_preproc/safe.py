@@ -1,0 +1,602 @@
+"""Open Sentinel-1 Level-1 SAFE products (zip, ``.SAFE`` folder or ``manifest.safe``).
+
+This is one of the few modules that opens files. It checks the product (mission, product type,
+mode, polarisations, measurement files) with one clear error per problem, then reads the
+annotation metadata needed downstream into plain dataclasses of numpy arrays:
+
+* calibration LUTs, orbit state vectors, geolocation grid and slant/ground range conversion via
+  xarray-sentinel's readers;
+* thermal-noise LUTs with our own parser, because xarray-sentinel keeps only the first
+  azimuth-noise block of GRD products (marked "BROKEN" in its code) and refuses range vectors
+  with differing pixel positions, both common in real IPF >= 2.9 products.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+import numpy as np
+import numpy.typing as npt
+from lxml import etree
+
+from sen_preproc.errors import MissingDataError, ProductError
+from sen_preproc.luts import LutGrid
+
+LOGGER = logging.getLogger(__name__)
+
+SUPPORTED_MODES = ("IW", "EW", "SM", "S1", "S2", "S3", "S4", "S5", "S6")
+SUPPORTED_PRODUCT_TYPES = ("GRD",)
+CALIBRATION_TARGETS = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma"}
+
+FloatArray = npt.NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Image geometry of one measurement (annotation ``imageInformation``).
+
+    Times are seconds relative to ``first_line_time`` (UTC, ``datetime64[ns]``).
+    """
+
+    lines: int
+    samples: int
+    first_line_time: np.datetime64
+    last_line_time: np.datetime64
+    azimuth_time_interval_s: float
+    range_pixel_spacing_m: float
+    azimuth_pixel_spacing_m: float
+    slant_range_time_s: float
+    radar_frequency_hz: float
+    pass_direction: str
+    platform_heading_deg: float
+    incidence_angle_mid_deg: float
+    thermal_noise_removed: bool
+
+
+@dataclass(frozen=True)
+class NoiseAzimuthBlock:
+    """One ``noiseAzimuthVector``: azimuth noise profile valid in a rectangle of the image."""
+
+    swath: str
+    first_line: int
+    last_line: int
+    first_sample: int
+    last_sample: int
+    lines: npt.NDArray[np.int64]
+    values: FloatArray
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """Thermal-noise LUTs: range vectors and (IPF >= 2.9) azimuth blocks."""
+
+    range_lut: LutGrid
+    azimuth_blocks: tuple[NoiseAzimuthBlock, ...]
+
+
+@dataclass(frozen=True)
+class OrbitStateVectors:
+    """Orbit state vectors in the Earth-fixed frame (WGS84 ECEF).
+
+    Attributes
+    ----------
+    times : numpy.ndarray
+        UTC times, ``datetime64[ns]``, shape ``(n,)``.
+    positions_m, velocities_m_s : numpy.ndarray
+        Shape ``(n, 3)``.
+    source : str
+        Where the vectors come from (``annotation`` or an EOF file name).
+    """
+
+    times: npt.NDArray[np.datetime64]
+    positions_m: FloatArray
+    velocities_m_s: FloatArray
+    source: str
+
+
+@dataclass(frozen=True)
+class CoordinateConversion:
+    """Slant-range -> ground-range polynomials (``coordinateConversionList``).
+
+    ``ground_range = sum_i srgr[i] * (slant_range - sr0) ** i`` at each record time.
+    """
+
+    times: npt.NDArray[np.datetime64]
+    sr0_m: FloatArray
+    srgr_coefficients: FloatArray  # (n_records, degree + 1)
+    gr0_m: FloatArray
+    grsr_coefficients: FloatArray
+
+
+@dataclass(frozen=True)
+class GeolocationGrid:
+    """Annotation geolocation grid; 2-D arrays of shape ``(n_lines, n_pixels)``."""
+
+    lines: npt.NDArray[np.int64]
+    pixels: npt.NDArray[np.int64]
+    longitude_deg: FloatArray
+    latitude_deg: FloatArray
+    height_m: FloatArray
+    incidence_angle_deg: FloatArray
+
+
+@dataclass(frozen=True)
+class PolarisationFiles:
+    """Paths of one polarisation's files inside the product (fsspec paths)."""
+
+    annotation: str
+    calibration: str
+    noise: str
+    measurement: str | None
+
+
+@dataclass(frozen=True)
+class S1Metadata:
+    """Everything the processing chain needs for one polarisation of a GRD product."""
+
+    polarisation: str
+    image: ImageInfo
+    calibration: dict[str, LutGrid]
+    noise: NoiseModel
+    orbit: OrbitStateVectors
+    conversion: CoordinateConversion
+    geolocation: GeolocationGrid
+
+
+@dataclass(frozen=True)
+class S1Product:
+    """An opened Sentinel-1 SAFE product (metadata only; no pixels are read).
+
+    Attributes
+    ----------
+    path : Path
+        What the user gave (zip, ``.SAFE`` folder or manifest).
+    product_id : str
+        SAFE name without extension, e.g. ``S1B_IW_GRDH_1SDV_20211223T...``.
+    polarisations : tuple of str
+        Polarisations whose annotation, calibration and noise files are present, in
+        manifest order (co-pol first).
+    """
+
+    path: Path
+    product_id: str
+    mission: str
+    mode: str
+    product_type: str
+    ipf_version: str
+    pass_direction: str
+    start_time: np.datetime64
+    stop_time: np.datetime64
+    absolute_orbit: int
+    relative_orbit: int
+    polarisations: tuple[str, ...]
+    files: dict[str, PolarisationFiles] = field(repr=False)
+    zip_path: Path | None = None
+    safe_root: str = ""
+
+    # -- file access -------------------------------------------------------
+    def filesystem(self) -> fsspec.AbstractFileSystem:
+        """An fsspec filesystem rooted so that ``files`` paths resolve."""
+        if self.zip_path is not None:
+            return fsspec.filesystem("zip", fo=str(self.zip_path))
+        return fsspec.filesystem("file")
+
+    def measurement_path(self, polarisation: str) -> str:
+        """GDAL path of the measurement TIFF of ``polarisation`` (``/vsizip/`` for zips)."""
+        pol = polarisation.upper()
+        self.require_polarisations((pol,))
+        member = self.files[pol].measurement
+        if member is None:
+            raise MissingDataError(
+                f"{self.path}: no measurement TIFF for {pol} (measurement/ is empty or "
+                "incomplete); download the complete product again"
+            )
+        if self.zip_path is not None:
+            return f"/vsizip/{self.zip_path}/{member}"
+        return member
+
+    def require_polarisations(self, requested: tuple[str, ...]) -> tuple[str, ...]:
+        """Check that the requested polarisations exist; return them upper-cased."""
+        wanted = tuple(p.upper() for p in requested)
+        missing = [p for p in wanted if p not in self.polarisations]
+        if missing:
+            raise MissingDataError(
+                f"{self.path}: polarisation {', '.join(missing)} is not in this product "
+                f"(it has {', '.join(self.polarisations) or 'none'}); choose --pol "
+                f"{','.join(self.polarisations)}"
+            )
+        return wanted
+
+    @property
+    def ipf_at_least_2_9(self) -> bool:
+        """True when the noise annotation has range and azimuth vectors (IPF >= 2.9)."""
+        return _version_tuple(self.ipf_version) >= (2, 9)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def open_product(path: str | os.PathLike[str]) -> S1Product:
+    """Open a Sentinel-1 Level-1 GRD product and check it.
+
+    Parameters
+    ----------
+    path : path-like
+        A zip as downloaded, a ``.SAFE`` folder or its ``manifest.safe``.
+
+    Raises
+    ------
+    MissingDataError
+        The path does not exist.
+    ProductError
+        Not a SAFE product, a corrupt zip, not Sentinel-1, not GRD, or an unsupported mode.
+    """
+    src = Path(path)
+    if not src.exists():
+        raise MissingDataError(f"{src}: no such file or folder; check the path of the product")
+    zip_path: Path | None = None
+    if src.is_file() and src.name.lower() == "manifest.safe":
+        src_dir = src.parent
+        manifest_member = str(src)
+        safe_root = str(src_dir)
+    elif src.is_dir():
+        manifest_file = src / "manifest.safe"
+        if not manifest_file.is_file():
+            raise ProductError(
+                f"{src}: not a Sentinel SAFE product (no manifest.safe inside); pass the "
+                "downloaded .zip, the .SAFE folder or its manifest.safe"
+            )
+        manifest_member = str(manifest_file)
+        safe_root = str(src)
+    elif zipfile.is_zipfile(src):
+        zip_path = src.resolve()
+        manifest_member, safe_root = _find_manifest_in_zip(zip_path)
+    elif src.suffix.lower() == ".zip":
+        raise ProductError(
+            f"{src}: not a readable zip archive (truncated or corrupt download?); "
+            "download the product again"
+        )
+    else:
+        raise ProductError(
+            f"{src}: not a Sentinel SAFE product; pass the downloaded .zip, the .SAFE "
+            "folder or its manifest.safe"
+        )
+    product = _parse_manifest(src, zip_path, manifest_member, safe_root)
+    LOGGER.info(
+        "opened %s (%s %s, IPF %s, %s)",
+        product.product_id,
+        product.mode,
+        product.product_type,
+        product.ipf_version,
+        "/".join(product.polarisations),
+    )
+    return product
+
+
+def _find_manifest_in_zip(zip_path: Path) -> tuple[str, str]:
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = archive.namelist()
+            bad = archive.testzip() if zip_path.stat().st_size < 64 * 2**20 else None
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ProductError(
+            f"{zip_path}: not a readable zip archive ({err}); download the product again"
+        ) from err
+    if bad is not None:
+        raise ProductError(
+            f"{zip_path}: zip member {bad} is corrupt (truncated download?); download the "
+            "product again"
+        )
+    manifests = [n for n in names if n.endswith("manifest.safe") and n.count("/") <= 1]
+    if not manifests:
+        raise ProductError(
+            f"{zip_path}: the zip holds no SAFE product (no manifest.safe); pass a "
+            "Sentinel-1 product zip as downloaded from the Copernicus Data Space"
+        )
+    manifest = sorted(manifests, key=len)[0]
+    return manifest, manifest.rpartition("/")[0]
+
+
+def _xml_root(fs: fsspec.AbstractFileSystem, path: str, product: Path) -> Any:
+    try:
+        with fs.open(path, "rb") as handle:
+            return etree.parse(handle).getroot()
+    except (OSError, etree.XMLSyntaxError, zipfile.BadZipFile, EOFError) as err:
+        raise ProductError(
+            f"{product}: cannot read {path.rpartition('/')[2]} ({err}); the product is "
+            "damaged: download it again"
+        ) from err
+
+
+def _text(root: Any, local_name: str, default: str = "") -> str:
+    found = root.xpath(f"(.//*[local-name()='{local_name}'])[1]/text()")
+    return str(found[0]).strip() if found else default
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in re.findall(r"\d+", version)[:3]]
+    return tuple(parts) if parts else (0,)
+
+
+def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: str) -> S1Product:
+    fs = (
+        fsspec.filesystem("zip", fo=str(zip_path)) if zip_path else fsspec.filesystem("file")
+    )
+    root = _xml_root(fs, manifest, src)
+    family = _text(root, "familyName").upper()
+    if "SENTINEL-2" in family or root.xpath("//*[local-name()='Product_Info']"):
+        raise ProductError(
+            f"{src}: this is a Sentinel-2 product; use `senprep s2` for it, `senprep s1` "
+            "needs a Sentinel-1 GRD product"
+        )
+    if "SENTINEL-1" not in family:
+        raise ProductError(
+            f"{src}: not a Sentinel-1 product (platform {family or 'unknown'}); pass a "
+            "Sentinel-1 GRD product"
+        )
+    product_type = _text(root, "productType").upper()
+    mode = _text(root, "mode").upper()
+    product_id = Path(safe_root).name.removesuffix(".SAFE") if safe_root else src.stem
+    if product_type not in SUPPORTED_PRODUCT_TYPES:
+        raise ProductError(
+            f"{src}: product type {product_type or 'unknown'} is not supported; senprep s1 "
+            "needs a Level-1 GRD product (…_GRDH_… or …_GRDM_…), not SLC, OCN or RAW"
+        )
+    if mode not in SUPPORTED_MODES:
+        raise ProductError(
+            f"{src}: acquisition mode {mode or 'unknown'} is not supported; use an IW, EW "
+            "or SM GRD product"
+        )
+    ipf_version = "0"
+    for software in root.xpath("//*[local-name()='software']"):
+        if "IPF" in (software.get("name") or ""):
+            ipf_version = software.get("version") or "0"
+            break
+    # data objects: map file type + polarisation -> href
+    hrefs: dict[tuple[str, str], str] = {}
+    for data_object in root.xpath("//*[local-name()='dataObject']"):
+        rep = data_object.get("repID") or ""
+        locations = data_object.xpath(".//*[local-name()='fileLocation']/@href")
+        if not locations:
+            continue
+        href = str(locations[0]).removeprefix("./")
+        match = re.search(r"-(hh|hv|vv|vh)-", Path(href).name)
+        if match is None:
+            continue
+        pol = match.group(1).upper()
+        kind = {
+            "s1Level1ProductSchema": "annotation",
+            "s1Level1CalibrationSchema": "calibration",
+            "s1Level1NoiseSchema": "noise",
+            "s1Level1MeasurementSchema": "measurement",
+        }.get(rep)
+        if kind:
+            hrefs[(kind, pol)] = f"{safe_root}/{href}" if safe_root else href
+    declared = [
+        str(t).strip().upper()
+        for t in root.xpath("//*[local-name()='transmitterReceiverPolarisation']/text()")
+    ]
+    files: dict[str, PolarisationFiles] = {}
+    for pol in declared:
+        needed = [hrefs.get((k, pol)) for k in ("annotation", "calibration", "noise")]
+        if not all(p is not None and fs.exists(p) for p in needed):
+            LOGGER.debug("%s: %s annotation files absent; polarisation skipped", src, pol)
+            continue
+        measurement = hrefs.get(("measurement", pol))
+        if measurement is not None and not fs.exists(measurement):
+            measurement = _find_measurement(fs, safe_root, pol)
+        files[pol] = PolarisationFiles(
+            annotation=str(needed[0]),
+            calibration=str(needed[1]),
+            noise=str(needed[2]),
+            measurement=measurement,
+        )
+    if not files:
+        raise ProductError(
+            f"{src}: no polarisation has its annotation, calibration and noise files; the "
+            "product is incomplete: download it again"
+        )
+    start = _text(root, "startTime")
+    stop = _text(root, "stopTime")
+    orbit_numbers = root.xpath("//*[local-name()='orbitNumber']/text()")
+    rel_numbers = root.xpath("//*[local-name()='relativeOrbitNumber']/text()")
+    return S1Product(
+        path=src,
+        product_id=product_id,
+        mission=(_text(root, "familyName") and "S1" + _text(root, "number")).upper(),
+        mode=mode,
+        product_type=product_type,
+        ipf_version=ipf_version,
+        pass_direction=_text(root, "pass").upper(),
+        start_time=np.datetime64(start, "ns"),
+        stop_time=np.datetime64(stop, "ns"),
+        absolute_orbit=int(orbit_numbers[0]) if orbit_numbers else 0,
+        relative_orbit=int(rel_numbers[0]) if rel_numbers else 0,
+        polarisations=tuple(files),
+        files=files,
+        zip_path=zip_path,
+        safe_root=safe_root,
+    )
+
+
+def _find_measurement(fs: fsspec.AbstractFileSystem, safe_root: str, pol: str) -> str | None:
+    folder = f"{safe_root}/measurement" if safe_root else "measurement"
+    try:
+        names = fs.ls(folder, detail=False)
+    except (FileNotFoundError, OSError):
+        return None
+    for name in names:
+        if f"-{pol.lower()}-" in str(name) and str(name).lower().endswith((".tiff", ".tif")):
+            return str(name)
+    return None
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@contextmanager
+def _open_member(product: S1Product, path: str) -> Iterator[IO[bytes]]:
+    fs = product.filesystem()
+    try:
+        with fs.open(path, "rb") as handle:
+            yield handle
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ProductError(
+            f"{product.path}: cannot read {path.rpartition('/')[2]} ({err}); download the "
+            "product again"
+        ) from err
+
+
+def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
+    """Read the annotation, calibration and noise metadata of one polarisation.
+
+    Parameters
+    ----------
+    product : S1Product
+        As returned by :func:`open_product`.
+    polarisation : str
+        ``VV``, ``VH``, ``HH`` or ``HV``.
+    """
+    # xarray-sentinel is imported lazily: it pulls in xmlschema, slow to import.
+    import xarray_sentinel.sentinel1 as xs1
+
+    (pol,) = product.require_polarisations((polarisation,))
+    files = product.files[pol]
+    with _open_member(product, files.annotation) as handle:
+        annotation = etree.parse(handle).getroot()
+    image = _parse_image_info(annotation, product)
+    with _open_member(product, files.calibration) as handle:
+        cal_ds = xs1.open_calibration_dataset(handle)
+    calibration = {
+        name: LutGrid(
+            lines=np.asarray(cal_ds["line"].values, dtype=np.int64),
+            pixels=tuple(np.asarray(cal_ds["pixel"].values, dtype=np.float64) for _ in cal_ds.line),
+            values=tuple(np.asarray(row, dtype=np.float64) for row in cal_ds[name].values),
+            name=name,
+        )
+        for name in ("sigmaNought", "betaNought", "gamma", "dn")
+    }
+    with _open_member(product, files.noise) as handle:
+        noise_root = etree.parse(handle).getroot()
+    noise = parse_noise(noise_root, product.path)
+    with _open_member(product, files.annotation) as handle:
+        orbit_ds = xs1.open_orbit_dataset(handle)
+    orbit = OrbitStateVectors(
+        times=np.asarray(orbit_ds["azimuth_time"].values, dtype="datetime64[ns]"),
+        positions_m=np.asarray(orbit_ds["position"].values, dtype=np.float64).T.copy(),
+        velocities_m_s=np.asarray(orbit_ds["velocity"].values, dtype=np.float64).T.copy(),
+        source="annotation",
+    )
+    with _open_member(product, files.annotation) as handle:
+        conv_ds = xs1.open_coordinate_conversion_dataset(handle)
+    conversion = CoordinateConversion(
+        times=np.asarray(conv_ds["azimuth_time"].values, dtype="datetime64[ns]"),
+        sr0_m=np.asarray(conv_ds["sr0"].values, dtype=np.float64),
+        srgr_coefficients=np.asarray(conv_ds["srgrCoefficients"].values, dtype=np.float64),
+        gr0_m=np.asarray(conv_ds["gr0"].values, dtype=np.float64),
+        grsr_coefficients=np.asarray(conv_ds["grsrCoefficients"].values, dtype=np.float64),
+    )
+    with _open_member(product, files.annotation) as handle:
+        gcp_ds = xs1.open_gcp_dataset(handle)
+    geolocation = GeolocationGrid(
+        lines=np.asarray(gcp_ds["line"].values, dtype=np.int64),
+        pixels=np.asarray(gcp_ds["pixel"].values, dtype=np.int64),
+        longitude_deg=np.asarray(gcp_ds["longitude"].values, dtype=np.float64),
+        latitude_deg=np.asarray(gcp_ds["latitude"].values, dtype=np.float64),
+        height_m=np.asarray(gcp_ds["height"].values, dtype=np.float64),
+        incidence_angle_deg=np.asarray(gcp_ds["incidenceAngle"].values, dtype=np.float64),
+    )
+    return S1Metadata(
+        polarisation=pol,
+        image=image,
+        calibration=calibration,
+        noise=noise,
+        orbit=orbit,
+        conversion=conversion,
+        geolocation=geolocation,
+    )
+
+
+def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
+    def number(name: str) -> float:
+        text = _text(annotation, name)
+        if not text:
+            raise ProductError(
+                f"{product.path}: annotation lacks {name}; the product is damaged or not a "
+                "Sentinel-1 Level-1 product"
+            )
+        return float(text)
+
+    return ImageInfo(
+        lines=int(number("numberOfLines")),
+        samples=int(number("numberOfSamples")),
+        first_line_time=np.datetime64(_text(annotation, "productFirstLineUtcTime"), "ns"),
+        last_line_time=np.datetime64(_text(annotation, "productLastLineUtcTime"), "ns"),
+        azimuth_time_interval_s=number("azimuthTimeInterval"),
+        range_pixel_spacing_m=number("rangePixelSpacing"),
+        azimuth_pixel_spacing_m=number("azimuthPixelSpacing"),
+        slant_range_time_s=number("slantRangeTime"),
+        radar_frequency_hz=number("radarFrequency"),
+        pass_direction=_text(annotation, "pass").upper(),
+        platform_heading_deg=number("platformHeading"),
+        incidence_angle_mid_deg=number("incidenceAngleMidSwath"),
+        thermal_noise_removed=_text(annotation, "thermalNoiseCorrectionPerformed").lower()
+        == "true",
+    )
+
+
+def _floats(node: Any, name: str) -> FloatArray:
+    found = node.xpath(f"./*[local-name()='{name}']/text()")
+    return np.array(str(found[0]).split(), dtype=np.float64) if found else np.empty(0)
+
+
+def parse_noise(root: Any, product_path: Path) -> NoiseModel:
+    """Parse a noise annotation (``noise-*.xml``) of any IPF version.
+
+    IPF >= 2.9: ``noiseRangeVector`` (range LUT per line) and ``noiseAzimuthVector`` blocks,
+    every one of them kept. IPF < 2.9: ``noiseVector``/``noiseLut`` (range only).
+    """
+    vectors = root.xpath("//*[local-name()='noiseRangeVector']")
+    lut_name = "noiseRangeLut"
+    if not vectors:
+        vectors = root.xpath("//*[local-name()='noiseVector']")
+        lut_name = "noiseLut"
+    if not vectors:
+        raise ProductError(
+            f"{product_path}: the noise annotation has no noise vectors; thermal noise "
+            "cannot be removed (use --no-thermal-noise)"
+        )
+    lines = np.array([int(float(_text(v, "line"))) for v in vectors], dtype=np.int64)
+    order = np.argsort(lines, kind="stable")
+    range_lut = LutGrid(
+        lines=lines[order],
+        pixels=tuple(_floats(vectors[i], "pixel") for i in order),
+        values=tuple(_floats(vectors[i], lut_name) for i in order),
+        name=lut_name,
+    )
+    blocks = []
+    for vec in root.xpath("//*[local-name()='noiseAzimuthVector']"):
+        blocks.append(
+            NoiseAzimuthBlock(
+                swath=_text(vec, "swath"),
+                first_line=int(_text(vec, "firstAzimuthLine")),
+                last_line=int(_text(vec, "lastAzimuthLine")),
+                first_sample=int(_text(vec, "firstRangeSample")),
+                last_sample=int(_text(vec, "lastRangeSample")),
+                lines=_floats(vec, "line").astype(np.int64),
+                values=_floats(vec, "noiseAzimuthLut"),
+            )
+        )
+    return NoiseModel(range_lut=range_lut, azimuth_blocks=tuple(blocks))
