@@ -56,15 +56,15 @@ class RasterGrid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (self.width, self.height)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
         return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
 
     def window_grid(self, window: Window) -> RasterGrid:
         """The sub-grid covering ``window`` (aligned with this grid)."""
         return RasterGrid(
             crs=self.crs,
-            transform=self.transform * Affine.translation(window.col_off, window.row_off),
+            transform=self.transform @ Affine.translation(window.col_off, window.row_off),
             width=int(window.width),
             height=int(window.height),
         )
@@ -108,7 +108,11 @@ def transform_geometry(
     """Reproject a shapely geometry between CRSs (always x/y = lon/lat axis order)."""
     transformer = pyproj.Transformer.from_crs(src, dst, always_xy=True)
     dense = shapely.segmentize(geom, max_segment_length=_segment_length(geom))
-    return shapely.ops.transform(transformer.transform, dense)
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(dense, project)
 
 
 def _segment_length(geom: shapely.geometry.base.BaseGeometry) -> float:
@@ -147,7 +151,7 @@ def crop_grid(grid: RasterGrid, geom: shapely.geometry.base.BaseGeometry, geom_c
     local = transform_geometry(geom, geom_crs, grid.crs)
     inv = ~grid.transform
     minx, miny, maxx, maxy = local.bounds
-    corners = [inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)]
+    corners = [inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)]
     col0 = max(int(math.floor(min(c[0] for c in corners))), 0)
     col1 = min(int(math.ceil(max(c[0] for c in corners))), grid.width)
     row0 = max(int(math.floor(min(c[1] for c in corners))), 0)

@@ -87,14 +87,14 @@ def read_orbit_file(path: str | Path) -> OrbitFile:
     vel = np.array([[float(field_of(o, k)) for k in ("VX", "VY", "VZ")] for o in osvs])
     name = text("File_Name") or src.stem
     mission = text("Mission").upper() or name[:3].upper()
-    match = re.search(r"S1[A-D]", mission)
+    match = re.search(r"(?:S|SENTINEL-)1([A-D])", mission) or re.search(r"S1([A-D])", name.upper())
     return OrbitFile(
         state_vectors=OrbitStateVectors(
             times=times, positions_m=pos, velocities_m_s=vel, source=src.name
         ),
         validity_start=_strip_time(text("Validity_Start")),
         validity_stop=_strip_time(text("Validity_Stop")),
-        mission=match.group(0) if match else mission,
+        mission=f"S1{match.group(1)}" if match else mission,
         file_type=text("File_Type"),
     )
 

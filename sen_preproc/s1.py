@@ -294,7 +294,7 @@ def source_window(
     step = max(1, min(16, grid.width // 4, grid.height // 4))
     small = RasterGrid(
         crs=grid.crs,
-        transform=grid.transform * grid.transform.scale(step, step),
+        transform=grid.transform @ grid.transform.scale(step, step),
         width=max(math.ceil(grid.width / step), 1),
         height=max(math.ceil(grid.height / step), 1),
     )
