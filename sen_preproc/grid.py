@@ -108,6 +108,7 @@ def transform_geometry(
     """Reproject a shapely geometry between CRSs (always x/y = lon/lat axis order)."""
     transformer = pyproj.Transformer.from_crs(src, dst, always_xy=True)
     dense = shapely.segmentize(geom, max_segment_length=_segment_length(geom))
+
     def project(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
@@ -140,7 +141,9 @@ def grid_from_bounds(
     )
 
 
-def crop_grid(grid: RasterGrid, geom: shapely.geometry.base.BaseGeometry, geom_crs: CRS) -> RasterGrid:
+def crop_grid(
+    grid: RasterGrid, geom: shapely.geometry.base.BaseGeometry, geom_crs: CRS
+) -> RasterGrid:
     """Crop ``grid`` to the bounding box of ``geom`` (in ``geom_crs``), staying aligned.
 
     Raises

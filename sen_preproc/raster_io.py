@@ -36,7 +36,9 @@ LOGGER = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 
-def read_window(path: str, window: Window, *, band: int = 1, product: Path | None = None) -> npt.NDArray[Any]:
+def read_window(
+    path: str, window: Window, *, band: int = 1, product: Path | None = None
+) -> npt.NDArray[Any]:
     """Read ``window`` of one band (native dtype), shape ``(rows, cols)``."""
     try:
         with rasterio.open(path) as src:
@@ -67,7 +69,9 @@ def read_grid(path: str | Path) -> RasterGrid:
                 raise GeometryError(
                     f"{path}: the raster has no CRS; give a georeferenced GeoTIFF to --like"
                 )
-            return RasterGrid(crs=src.crs, transform=src.transform, width=src.width, height=src.height)
+            return RasterGrid(
+                crs=src.crs, transform=src.transform, width=src.width, height=src.height
+            )
     except RasterioIOError as err:
         raise MissingDataError(f"{path}: cannot open the raster ({err}); check the path") from err
 

@@ -40,7 +40,14 @@ from sen_preproc.border_noise import border_noise_mask
 from sen_preproc.calibration import calibrate_dn, calibration_lut_name
 from sen_preproc.errors import GeometryError, OptionError
 from sen_preproc.geoid import geoid_undulation_m
-from sen_preproc.grid import RasterGrid, crop_grid, grid_from_bounds, parse_aoi, parse_crs, utm_crs_for
+from sen_preproc.grid import (
+    RasterGrid,
+    crop_grid,
+    grid_from_bounds,
+    parse_aoi,
+    parse_crs,
+    utm_crs_for,
+)
 from sen_preproc.noise import compute_noise_lut
 from sen_preproc.orbit import check_orbit_covers, read_orbit_file
 from sen_preproc.raster_io import (
@@ -115,7 +122,9 @@ class S1Config:
                 f"unknown DEM datum {self.dem_datum!r}; use one of {', '.join(DEM_DATUMS)}"
             )
         if not (self.pixel_size_m > 0 and math.isfinite(self.pixel_size_m)):
-            raise OptionError(f"--pixel-size must be a positive number of metres, got {self.pixel_size_m}")
+            raise OptionError(
+                f"--pixel-size must be a positive number of metres, got {self.pixel_size_m}"
+            )
         if self.like is not None and self.crs is not None:
             raise OptionError("--like and --crs are exclusive: --like already fixes the CRS")
 
@@ -158,7 +167,9 @@ class HeightModel:
             return "ellipsoid (geolocation grid heights; not terrain-corrected)"
         return f"{self.dem.path.name} ({self.geoid_model or 'ellipsoidal'} heights)"
 
-    def grid_heights(self, line: npt.NDArray[np.float64], pixel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def grid_heights(
+        self, line: npt.NDArray[np.float64], pixel: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
         """Heights of the annotation geolocation grid, bilinear at image (line, pixel)."""
         from scipy.interpolate import RegularGridInterpolator
 
@@ -185,7 +196,9 @@ class HeightModel:
             mean_h = float(np.mean(self.geolocation.height_m))
             flat = np.full((grid.height, grid.width), mean_h)
             line, pixel = geocode_points(geometry, lon_c, lat_c, row_idx, col_idx, flat)
-            coarse_h = self.grid_heights(line[np.ix_(row_idx, col_idx)], pixel[np.ix_(row_idx, col_idx)])
+            coarse_h = self.grid_heights(
+                line[np.ix_(row_idx, col_idx)], pixel[np.ix_(row_idx, col_idx)]
+            )
             return upsample_bilinear(coarse_h, row_idx, col_idx)
         heights = self.dem.heights(grid).astype(np.float64)
         heights[~np.isfinite(heights)] = 0.0  # DEM voids / outside the DEM: sea level
@@ -337,7 +350,9 @@ def radiometric_strip(
     rows, cols = dn.shape
     noise = None
     if config.thermal_noise:
-        noise = compute_noise_lut(metadata.noise, row_start, row_start + rows, col_start, col_start + cols)
+        noise = compute_noise_lut(
+            metadata.noise, row_start, row_start + rows, col_start, col_start + cols
+        )
     lut = metadata.calibration[calibration_lut_name(config.calibration)]
     values = calibrate_dn(dn, lut, row_start, col_start, noise)
     if config.border_noise:
@@ -392,7 +407,11 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
     if config.orbit_file is not None:
         orbit = read_orbit_file(config.orbit_file)
         check_orbit_covers(
-            orbit, first.image.first_line_time, first.image.last_line_time, product.mission, config.orbit_file
+            orbit,
+            first.image.first_line_time,
+            first.image.last_line_time,
+            product.mission,
+            config.orbit_file,
         )
         state_vectors = orbit.state_vectors
         orbit_source = f"{Path(config.orbit_file).name} ({orbit.file_type or 'EOF'})"
@@ -411,21 +430,37 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
         window = source_window(grid, geometry, heights, halo)
         LOGGER.info(
             "SAR window lines %d-%d, samples %d-%d; output %dx%d px %s",
-            window.row_off, window.row_off + window.height, window.col_off,
-            window.col_off + window.width, grid.width, grid.height, grid.crs.to_string(),
+            window.row_off,
+            window.row_off + window.height,
+            window.col_off,
+            window.col_off + window.width,
+            grid.width,
+            grid.height,
+            grid.crs.to_string(),
         )
         with ScratchStore(
-            pols, int(window.height), int(window.width),
-            max_memory_bytes=config.max_memory_bytes, directory=out.parent,
+            pols,
+            int(window.height),
+            int(window.width),
+            max_memory_bytes=config.max_memory_bytes,
+            directory=out.parent,
         ) as store:
             _run_radiometry(config, metadata, measurement, window, halo, store, bar, product)
             tags = _tags(config, product, pols, grid, heights, orbit_source)
             with GeoTiffWriter(
-                out, grid, pols, tags=tags,
-                band_tags={p: {"POLARISATION": p, "UNITS": "dB" if config.scale == "db" else "linear"} for p in pols},
+                out,
+                grid,
+                pols,
+                tags=tags,
+                band_tags={
+                    p: {"POLARISATION": p, "UNITS": "dB" if config.scale == "db" else "linear"}
+                    for p in pols
+                },
                 overwrite=config.overwrite,
             ) as writer:
-                _run_terrain_correction(config, geometry, heights, grid, window, store, pols, writer, bar)
+                _run_terrain_correction(
+                    config, geometry, heights, grid, window, store, pols, writer, bar
+                )
                 writer.commit()
     finally:
         heights.close()
@@ -461,7 +496,9 @@ def _run_radiometry(
         rr1 = min(r0 + stop + halo, lines)
         cc0 = max(c0 - halo, 0)
         cc1 = min(c0 + cols + halo, samples)
-        dn = read_window(measurement[pol], Window(cc0, rr0, cc1 - cc0, rr1 - rr0), product=product.path)
+        dn = read_window(
+            measurement[pol], Window(cc0, rr0, cc1 - cc0, rr1 - rr0), product=product.path
+        )
         values = radiometric_strip(dn, metadata[pol], rr0, cc0, config)
         if config.speckle != "none":
             values = filter_speckle(values, config.speckle, config.window_px)
@@ -513,14 +550,20 @@ def _tags(
     heights: HeightModel,
     orbit_source: str,
 ) -> dict[str, str]:
-    steps: list[dict[str, Any]] = [{"step": "read", "product": product.product_id, "polarisations": list(pols)}]
+    steps: list[dict[str, Any]] = [
+        {"step": "read", "product": product.product_id, "polarisations": list(pols)}
+    ]
     if config.border_noise:
-        steps.append({"step": "border-noise-removal", "border_limit_px": 500, "trim_threshold": 0.5})
+        steps.append(
+            {"step": "border-noise-removal", "border_limit_px": 500, "trim_threshold": 0.5}
+        )
     if config.thermal_noise:
         steps.append({"step": "thermal-noise-removal", "azimuth_blocks": product.ipf_at_least_2_9})
     steps.append({"step": "orbit", "source": orbit_source})
     steps.append({"step": "calibration", "target": config.calibration})
-    steps.append({"step": "speckle-filter", "filter": config.speckle, "window_px": config.window_px})
+    steps.append(
+        {"step": "speckle-filter", "filter": config.speckle, "window_px": config.window_px}
+    )
     steps.append(
         {
             "step": "terrain-correction",

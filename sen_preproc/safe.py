@@ -331,9 +331,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: str) -> S1Product:
-    fs = (
-        fsspec.filesystem("zip", fo=str(zip_path)) if zip_path else fsspec.filesystem("file")
-    )
+    fs = fsspec.filesystem("zip", fo=str(zip_path)) if zip_path else fsspec.filesystem("file")
     root = _xml_root(fs, manifest, src)
     family = _text(root, "familyName").upper()
     if "SENTINEL-2" in family or root.xpath("//*[local-name()='Product_Info']"):

@@ -93,7 +93,9 @@ def test_noise_uses_every_azimuth_block() -> None:
 
 
 def test_calibration_formula_on_hand_values() -> None:
-    lut = LutGrid(lines=np.array([0]), pixels=(np.array([0.0, 10.0]),), values=(np.array([100.0, 100.0]),))
+    lut = LutGrid(
+        lines=np.array([0]), pixels=(np.array([0.0, 10.0]),), values=(np.array([100.0, 100.0]),)
+    )
     dn = np.array([[0, 10, 100, 1]], dtype=np.uint16)
     noise_dn2 = np.array([[5.0, 50.0, 100.0, 2.0]])
     out = calibration.calibrate_dn(dn, lut, 0, 0, noise_dn2)
@@ -138,7 +140,10 @@ def test_parse_aoi_forms(tmp_path: Path) -> None:
     assert parse_aoi("12.4,41.9,12.6,42.1").bounds == (12.4, 41.9, 12.6, 42.1)
     assert parse_aoi("POLYGON((0 0, 1 0, 1 1, 0 0))").area == pytest.approx(0.5)
     geojson = tmp_path / "aoi.geojson"
-    feature = {"type": "Feature", "geometry": shapely.geometry.mapping(shapely.geometry.box(1, 2, 3, 4))}
+    feature = {
+        "type": "Feature",
+        "geometry": shapely.geometry.mapping(shapely.geometry.box(1, 2, 3, 4)),
+    }
     geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
     assert parse_aoi(str(geojson)).bounds == (1, 2, 3, 4)
     with pytest.raises(OptionError, match="minx<maxx"):

@@ -24,10 +24,14 @@ def circular_orbit(times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inc = np.radians(98.18)
     u = omega * times_s
     inertial = radius * np.stack([np.cos(u), np.sin(u) * np.cos(inc), np.sin(u) * np.sin(inc)])
-    v_inertial = radius * omega * np.stack([-np.sin(u), np.cos(u) * np.cos(inc), np.cos(u) * np.sin(inc)])
+    v_inertial = (
+        radius * omega * np.stack([-np.sin(u), np.cos(u) * np.cos(inc), np.cos(u) * np.sin(inc)])
+    )
     th = earth * times_s
     c, s = np.cos(th), np.sin(th)
-    pos = np.stack([c * inertial[0] + s * inertial[1], -s * inertial[0] + c * inertial[1], inertial[2]])
+    pos = np.stack(
+        [c * inertial[0] + s * inertial[1], -s * inertial[0] + c * inertial[1], inertial[2]]
+    )
     vel = np.stack(
         [
             c * v_inertial[0] + s * v_inertial[1] + earth * pos[1],
@@ -102,7 +106,9 @@ def test_read_orbit_file_plain_and_zipped(tmp_path: Path) -> None:
     stop = np.datetime64("2021-12-23T05:11:47", "ns")
     check_orbit_covers(orbit, start, stop, "S1B", plain)
     with pytest.raises(OrbitError, match="does not cover the acquisition"):
-        check_orbit_covers(orbit, start + np.timedelta64(1, "h"), stop + np.timedelta64(1, "h"), "S1B", plain)
+        check_orbit_covers(
+            orbit, start + np.timedelta64(1, "h"), stop + np.timedelta64(1, "h"), "S1B", plain
+        )
     with pytest.raises(OrbitError, match="orbit file is for S1B but the product is S1A"):
         check_orbit_covers(orbit, start, stop, "S1A", plain)
 

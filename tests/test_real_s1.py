@@ -43,7 +43,9 @@ def test_open_real_products(s1b_safe: Path, s1a_zip: Path) -> None:
     assert manifest.product_id == s1b.product_id
 
 
-def test_calibration_matches_xarray_sentinel(s1b_meta: tuple[safe.S1Product, safe.S1Metadata]) -> None:
+def test_calibration_matches_xarray_sentinel(
+    s1b_meta: tuple[safe.S1Product, safe.S1Metadata],
+) -> None:
     import xarray_sentinel
 
     product, meta = s1b_meta
@@ -55,13 +57,17 @@ def test_calibration_matches_xarray_sentinel(s1b_meta: tuple[safe.S1Product, saf
     # peer: xarray-sentinel on the LUT dataset it reads itself
     cal_ds = xarray_sentinel.open_sentinel1_dataset(product.path, group="IW/VV/calibration")
     da = xr.DataArray(
-        dn, dims=("line", "pixel"), coords={"line": np.arange(r0, r0 + rows), "pixel": np.arange(c0, c0 + cols)}
+        dn,
+        dims=("line", "pixel"),
+        coords={"line": np.arange(r0, r0 + rows), "pixel": np.arange(c0, c0 + cols)},
     )
     ref = xarray_sentinel.calibrate_intensity(da, cal_ds.sigmaNought).values
     np.testing.assert_allclose(ours, ref, rtol=1e-5)
 
 
-def test_noise_matches_independent_evaluation(s1b_safe: Path, s1b_meta: tuple[safe.S1Product, safe.S1Metadata]) -> None:
+def test_noise_matches_independent_evaluation(
+    s1b_safe: Path, s1b_meta: tuple[safe.S1Product, safe.S1Metadata]
+) -> None:
     """Independent evaluation: ElementTree parse + scipy RegularGridInterpolator, per block."""
     import xml.etree.ElementTree as ET
 
@@ -87,8 +93,14 @@ def test_noise_matches_independent_evaluation(s1b_safe: Path, s1b_meta: tuple[sa
         ll, pp = np.meshgrid(np.arange(r0, r0 + rows), np.arange(c0, c0 + cols), indexing="ij")
         ref = range_interp(np.stack([ll, pp], axis=-1))
         for block in blocks:
-            first_l, last_l = int(block.findtext("firstAzimuthLine")), int(block.findtext("lastAzimuthLine"))
-            first_p, last_p = int(block.findtext("firstRangeSample")), int(block.findtext("lastRangeSample"))
+            first_l, last_l = (
+                int(block.findtext("firstAzimuthLine")),
+                int(block.findtext("lastAzimuthLine")),
+            )
+            first_p, last_p = (
+                int(block.findtext("firstRangeSample")),
+                int(block.findtext("lastRangeSample")),
+            )
             lines = np.array(block.findtext("line").split(), dtype=float)
             lut = np.array(block.findtext("noiseAzimuthLut").split(), dtype=float)
             inside = (ll >= first_l) & (ll <= last_l) & (pp >= first_p) & (pp <= last_p)
@@ -118,8 +130,12 @@ def test_geocoding_matches_sarsen_on_rome_dem(
     acq = geocoding.backward_geocode(dem_ecef, interp, method="newton")
     slant = np.sqrt((acq.dem_distance**2).sum("axis"))
     conv = xarray_sentinel.open_sentinel1_dataset(product.path, group="IW/VV/coordinate_conversion")
-    ground = xarray_sentinel.slant_range_time_to_ground_range(acq.azimuth_time, 2 * slant / 299792458.0, conv)
-    ref_line = ((acq.azimuth_time - meta.image.first_line_time) / np.timedelta64(1, "ns")).values * 1e-9
+    ground = xarray_sentinel.slant_range_time_to_ground_range(
+        acq.azimuth_time, 2 * slant / 299792458.0, conv
+    )
+    ref_line = (
+        (acq.azimuth_time - meta.image.first_line_time) / np.timedelta64(1, "ns")
+    ).values * 1e-9
     ref_line /= meta.image.azimuth_time_interval_s
     ref_pixel = ground.values / meta.image.range_pixel_spacing_m
 
@@ -131,6 +147,8 @@ def test_geocoding_matches_sarsen_on_rome_dem(
     # coarse nodes every 2 points = 360 m here, about twice the 16 px x 10 m of a real run
     r_idx = terrain.coarse_indices(rows, 2)
     c_idx = terrain.coarse_indices(cols, 2)
-    fast_line, fast_pixel = terrain.geocode_points(geometry, lon[np.ix_(r_idx, c_idx)], lat[np.ix_(r_idx, c_idx)], r_idx, c_idx, heights)
+    fast_line, fast_pixel = terrain.geocode_points(
+        geometry, lon[np.ix_(r_idx, c_idx)], lat[np.ix_(r_idx, c_idx)], r_idx, c_idx, heights
+    )
     assert np.abs(fast_line - line).max() < 1e-3
     assert np.abs(fast_pixel - pixel).max() < 1e-3
