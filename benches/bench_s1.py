@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sen_preproc import calibration, noise, safe, speckle, terrain  # noqa: E402
-from sen_preproc.geodesy import geodetic_to_ecef  # noqa: E402
 from sen_preproc.s1 import S1Config, process_s1  # noqa: E402
 
 
@@ -72,7 +71,6 @@ def prepare_real_window(workdir: Path, size: int) -> tuple[Path, Path, tuple[int
     with rasterio.open(product.measurement_path("VV"), "r+") as ds:
         ds.write(dn, 1, window=Window(c0, r0, size, size))
     # a 10 m DEM in UTM over the window: smooth hills, heights above the ellipsoid
-    geometry = terrain.build_geometry(meta)
     geo = meta.geolocation
     from scipy.interpolate import RegularGridInterpolator
 
@@ -80,8 +78,9 @@ def prepare_real_window(workdir: Path, size: int) -> tuple[Path, Path, tuple[int
     lat_i = RegularGridInterpolator((geo.lines, geo.pixels), geo.latitude_deg)
     corners = np.array([[r0, c0], [r0, c0 + size], [r0 + size, c0], [r0 + size, c0 + size]], float)
     lon, lat = lon_i(corners), lat_i(corners)
-    from sen_preproc.grid import utm_crs_for
     import pyproj
+
+    from sen_preproc.grid import utm_crs_for
 
     crs = utm_crs_for(float(lon.mean()), float(lat.mean()))
     x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
@@ -193,12 +192,12 @@ def bench_full(workdir: Path) -> None:
     )
     out = workdir / "full.tif"
     code = (
-        "import resource,sys,time;sys.path.insert(0,%r);"
+        f"import resource,sys,time;sys.path.insert(0,{str(REPO)!r});"
         "from sen_preproc.s1 import S1Config, process_s1;from pathlib import Path;t=time.perf_counter();"
-        "process_s1(S1Config(product=Path(%r), out=Path(%r), overwrite=True, quiet=True, speckle='refined-lee'));"
+        f"process_s1(S1Config(product=Path({str(product)!r}), out=Path({str(out)!r}), overwrite=True, quiet=True, speckle='refined-lee'));"
         "print('WALL', time.perf_counter()-t);"
         "print('RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
-    ) % (str(REPO), str(product), str(out))
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )

@@ -66,7 +66,7 @@ def calibrate_dn(
         np.arange(row_start, row_start + rows), np.arange(col_start, col_start + cols)
     )
     intensity = dn.astype(np.float64) ** 2
-    valid = dn > 0
+    valid = np.asarray(dn, dtype=np.float64) > 0
     if noise_dn2 is not None:
         intensity -= noise_dn2
         if clip_negative:

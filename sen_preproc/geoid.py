@@ -35,7 +35,7 @@ def _candidate_dirs() -> list[Path]:
     for var in ("PROJ_DATA", "PROJ_LIB"):
         dirs += [Path(d) for d in os.environ.get(var, "").split(os.pathsep) if d]
     dirs += [Path(d) for d in SYSTEM_PROJ_DIRS]
-    dirs.append(Path(pyproj.datadir.get_user_data_dir()))
+    dirs.append(Path(pyproj.datadir.get_user_data_dir()))  # type: ignore[attr-defined]
     return dirs
 
 

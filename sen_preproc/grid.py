@@ -117,7 +117,7 @@ def transform_geometry(
 
 
 def _segment_length(geom: shapely.geometry.base.BaseGeometry) -> float:
-    minx, miny, maxx, maxy = geom.bounds
+    minx, miny, maxx, maxy = (float(v) for v in geom.bounds)
     return max(max(maxx - minx, maxy - miny) / 32.0, 1e-9)
 
 

@@ -181,7 +181,9 @@ class OrbitInterpolator:
             [state_vectors.positions_m[keep], state_vectors.velocities_m_s[keep] * 1000.0]
         )
         coeffs, *_ = np.linalg.lstsq(design, rhs, rcond=None)
-        self.coefficients: FloatArray = coeffs.T.copy()  # (3, n_coef), ascending powers
+        self.coefficients: FloatArray = np.asarray(
+            coeffs.T, dtype=np.float64
+        ).copy()  # (3, n_coef), ascending powers
 
     def _horner(self, t_s: FloatArray, derivative: int) -> FloatArray:
         x = (np.asarray(t_s, dtype=np.float64) - self.centre_s) / self.scale_s

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +25,7 @@ import numpy.typing as npt
 import rasterio
 import rasterio.shutil
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
@@ -41,8 +42,11 @@ def read_window(
 ) -> npt.NDArray[Any]:
     """Read ``window`` of one band (native dtype), shape ``(rows, cols)``."""
     try:
-        with rasterio.open(path) as src:
-            return src.read(band, window=window)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # SAR geometry: no CRS
+            with rasterio.open(path) as src:
+                data: npt.NDArray[Any] = src.read(band, window=window)
+                return data
     except RasterioIOError as err:
         raise ProductError(
             f"{product or path}: cannot read {Path(path).name} ({err}); the product is "
@@ -53,8 +57,10 @@ def read_window(
 def raster_shape(path: str, *, product: Path | None = None) -> tuple[int, int]:
     """(rows, cols) of a raster."""
     try:
-        with rasterio.open(path) as src:
-            return src.height, src.width
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                return src.height, src.width
     except RasterioIOError as err:
         raise ProductError(
             f"{product or path}: cannot open {Path(path).name} ({err}); download the product again"
@@ -114,8 +120,8 @@ class DemSampler:
             nodata=np.nan,
             dtype="float32",
         ) as vrt:
-            data = vrt.read(1)
-        return data.astype(np.float32, copy=False)
+            data: npt.NDArray[np.float32] = vrt.read(1).astype(np.float32, copy=False)
+        return data
 
     def close(self) -> None:
         """Release the DEM file."""

@@ -233,6 +233,29 @@ def resolve_dem_datum(crs: CRS, option: str) -> str:
     return "egm96"
 
 
+def check_dem_covers(dem: DemSampler, grid: RasterGrid) -> None:
+    """Raise GeometryError when the DEM misses the output grid; warn when it covers < 90 %."""
+    import shapely.geometry
+
+    from sen_preproc.grid import transform_geometry
+
+    dem_box = transform_geometry(shapely.geometry.box(*dem.bounds), dem.crs, grid.crs)
+    grid_box = shapely.geometry.box(*grid.bounds)
+    covered = dem_box.intersection(grid_box).area / grid_box.area
+    if covered <= 0.0:
+        dem.close()
+        raise GeometryError(
+            f"{dem.path}: the DEM does not cover the output area {tuple(round(v) for v in grid.bounds)} "
+            f"({grid.crs.to_string()}); give a DEM over the scene or --aoi inside the DEM"
+        )
+    if covered < 0.9:
+        LOGGER.warning(
+            "%s covers only %.0f %% of the output area; heights outside are taken as sea level",
+            dem.path.name,
+            100 * covered,
+        )
+
+
 # --------------------------------------------------------------------------- grids
 
 
@@ -419,6 +442,8 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
 
     grid = output_grid(config, first)
     heights = HeightModel(config, first.geolocation)
+    if heights.dem is not None:
+        check_dem_covers(heights.dem, grid)
     if heights.dem is None:
         LOGGER.warning(
             "no --dem given: geocoding on the ellipsoid (geolocation-grid heights); the output "

@@ -476,7 +476,7 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
         annotation = etree.parse(handle).getroot()
     image = _parse_image_info(annotation, product)
     with _open_member(product, files.calibration) as handle:
-        cal_ds = xs1.open_calibration_dataset(handle)
+        cal_ds = xs1.open_calibration_dataset(handle)  # type: ignore[arg-type]
     calibration = {
         name: LutGrid(
             lines=np.asarray(cal_ds["line"].values, dtype=np.int64),
@@ -490,7 +490,7 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
         noise_root = etree.parse(handle).getroot()
     noise = parse_noise(noise_root, product.path)
     with _open_member(product, files.annotation) as handle:
-        orbit_ds = xs1.open_orbit_dataset(handle)
+        orbit_ds = xs1.open_orbit_dataset(handle)  # type: ignore[arg-type]
     orbit = OrbitStateVectors(
         times=np.asarray(orbit_ds["azimuth_time"].values, dtype="datetime64[ns]"),
         positions_m=np.asarray(orbit_ds["position"].values, dtype=np.float64).T.copy(),
@@ -498,7 +498,7 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
         source="annotation",
     )
     with _open_member(product, files.annotation) as handle:
-        conv_ds = xs1.open_coordinate_conversion_dataset(handle)
+        conv_ds = xs1.open_coordinate_conversion_dataset(handle)  # type: ignore[arg-type]
     conversion = CoordinateConversion(
         times=np.asarray(conv_ds["azimuth_time"].values, dtype="datetime64[ns]"),
         sr0_m=np.asarray(conv_ds["sr0"].values, dtype=np.float64),
@@ -507,7 +507,7 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
         grsr_coefficients=np.asarray(conv_ds["grsrCoefficients"].values, dtype=np.float64),
     )
     with _open_member(product, files.annotation) as handle:
-        gcp_ds = xs1.open_gcp_dataset(handle)
+        gcp_ds = xs1.open_gcp_dataset(handle)  # type: ignore[arg-type]
     geolocation = GeolocationGrid(
         lines=np.asarray(gcp_ds["line"].values, dtype=np.int64),
         pixels=np.asarray(gcp_ds["pixel"].values, dtype=np.int64),

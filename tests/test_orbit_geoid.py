@@ -68,7 +68,7 @@ def test_interpolator_reproduces_orbit_between_vectors() -> None:
 def eof_text(times_s: np.ndarray, start: str, stop: str, mission: str = "S1B") -> str:
     pos, vel = circular_orbit(times_s)
     osvs = []
-    for t, p, v in zip(times_s, pos, vel):
+    for t, p, v in zip(times_s, pos, vel, strict=True):
         utc = (EPOCH + np.timedelta64(int(t * 1e9), "ns")).astype("datetime64[us]")
         osvs.append(
             f"<OSV><TAI>TAI={utc}</TAI><UTC>UTC={utc}</UTC><UT1>UT1={utc}</UT1>"
@@ -148,7 +148,7 @@ def test_geoid_undulation_known_value() -> None:
 def test_geoid_missing_grid_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     geoid._transformer.cache_clear()
     monkeypatch.setattr(geoid, "find_geoid_grid", lambda model="egm96": None)
-    with pytest.raises(MissingDataError, match="apt-get install proj-data.*--no-geoid"):
+    with pytest.raises(MissingDataError, match=r"apt-get install proj-data.*--no-geoid"):
         geoid.geoid_undulation_m(np.array([0.0]), np.array([0.0]))
     geoid._transformer.cache_clear()
 

@@ -1,4 +1,4 @@
-"""Options shared by several ``senprep`` commands, declared once (like rasterio's rio/options.py)."""
+"""Options shared by several ``senprep`` commands, declared once (as rasterio's rio/options)."""
 
 from __future__ import annotations
 
