@@ -2,7 +2,7 @@
 
 * windowed reads of measurement TIFFs (also inside zips via GDAL's ``/vsizip/``);
 * the grid of a reference raster (``--like``);
-* DEM heights resampled onto any output grid block (GDAL warped VRT, bilinear);
+* DEM heights sampled bilinearly at any positions (windowed reads of the DEM);
 * a scratch store for intermediate images (memory, or a temporary tiled GeoTIFF when large);
 * atomic writing of Cloud-Optimised GeoTIFFs: blocks go to a temporary file, which is
   converted to COG layout (tiles, DEFLATE, overviews) and renamed into place only at the end.
@@ -24,10 +24,9 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 import rasterio.shutil
-from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
+from scipy import ndimage
 
 from sen_preproc.errors import GeometryError, MissingDataError, OutputExistsError, ProductError
 from sen_preproc.grid import RasterGrid
@@ -83,7 +82,7 @@ def read_grid(path: str | Path) -> RasterGrid:
 
 
 class DemSampler:
-    """DEM heights on output grid blocks (bilinear, GDAL warped VRT), NaN where no data.
+    """Bilinear DEM heights at fractional DEM pixel positions, NaN where no data.
 
     Parameters
     ----------
@@ -103,25 +102,38 @@ class DemSampler:
         self.crs = self._src.crs
         self.nodata = self._src.nodata
         self.bounds = self._src.bounds
+        self.transform = self._src.transform
 
-    def heights(self, grid: RasterGrid) -> npt.NDArray[np.float32]:
-        """DEM values (m, the DEM's own vertical datum) on ``grid``, shape (height, width).
+    def sample(self, col: FloatArray, row: FloatArray) -> FloatArray:
+        """Bilinear DEM values (m, the DEM's own vertical datum) at fractional pixel positions.
 
-        NaN where the DEM has no data or does not reach.
+        Parameters
+        ----------
+        col, row : numpy.ndarray
+            DEM pixel coordinates, pixel centres at integers (same shape).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, NaN where the DEM has no data or does not reach. Only the window of the
+            DEM around the points is read, so large DEMs cost no memory.
         """
-        with WarpedVRT(
-            self._src,
-            crs=grid.crs,
-            transform=grid.transform,
-            width=grid.width,
-            height=grid.height,
-            resampling=Resampling.bilinear,
-            src_nodata=self.nodata,
-            nodata=np.nan,
-            dtype="float32",
-        ) as vrt:
-            data: npt.NDArray[np.float32] = vrt.read(1).astype(np.float32, copy=False)
-        return data
+        out = np.full(col.shape, np.nan)
+        height, width = self._src.height, self._src.width
+        inside = (col >= -0.5) & (col <= width - 0.5) & (row >= -0.5) & (row <= height - 0.5)
+        if not inside.any():
+            return out
+        c = np.clip(col[inside], 0, width - 1)
+        r = np.clip(row[inside], 0, height - 1)
+        c0, r0 = int(np.floor(c.min())), int(np.floor(r.min()))
+        c1, r1 = min(int(np.ceil(c.max())) + 1, width), min(int(np.ceil(r.max())) + 1, height)
+        data = self._src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)).astype(np.float64)
+        if self.nodata is not None:
+            data[data == self.nodata] = np.nan
+        out[inside] = ndimage.map_coordinates(
+            data, [r - r0, c - c0], order=1, mode="nearest", prefilter=False
+        )
+        return out
 
     def close(self) -> None:
         """Release the DEM file."""

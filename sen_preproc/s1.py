@@ -157,6 +157,11 @@ class HeightModel:
             if self.geoid_model:
                 # fail now (clear message) rather than after the radiometric processing
                 geoid_undulation_m(np.array([0.0]), np.array([0.0]), self.geoid_model)
+        if self.dem is not None:
+            horizontal = pyproj.CRS.from_user_input(self.dem.crs.to_wkt())
+            if horizontal.is_compound:
+                horizontal = horizontal.sub_crs_list[0]
+            self._to_dem = pyproj.Transformer.from_crs("EPSG:4326", horizontal, always_xy=True)
         self._grid_lines = geolocation.lines.astype(np.float64)
         self._grid_pixels = geolocation.pixels.astype(np.float64)
 
@@ -200,7 +205,15 @@ class HeightModel:
                 line[np.ix_(row_idx, col_idx)], pixel[np.ix_(row_idx, col_idx)]
             )
             return upsample_bilinear(coarse_h, row_idx, col_idx)
-        heights = self.dem.heights(grid).astype(np.float64)
+        # DEM pixel positions: exact on the coarse grid, bilinear in between (sub-mm for
+        # smooth map projections), so heights do not depend on how the grid is split in blocks
+        x_dem, y_dem = self._to_dem.transform(lon_c, lat_c)
+        inv = ~self.dem.transform
+        col_c = inv.c + inv.a * x_dem + inv.b * y_dem - 0.5
+        row_c = inv.f + inv.d * x_dem + inv.e * y_dem - 0.5
+        heights = self.dem.sample(
+            upsample_bilinear(col_c, row_idx, col_idx), upsample_bilinear(row_c, row_idx, col_idx)
+        )
         heights[~np.isfinite(heights)] = 0.0  # DEM voids / outside the DEM: sea level
         if self.geoid_model:
             undulation = geoid_undulation_m(lon_c, lat_c, self.geoid_model)
@@ -440,7 +453,10 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
         orbit_source = f"{Path(config.orbit_file).name} ({orbit.file_type or 'EOF'})"
     geometry = build_geometry(first, state_vectors)
 
-    grid = output_grid(config, first)
+    try:
+        grid = output_grid(config, first)
+    except GeometryError as err:
+        raise GeometryError(f"{product.path}: {err}") from err
     heights = HeightModel(config, first.geolocation)
     if heights.dem is not None:
         check_dem_covers(heights.dem, grid)
@@ -452,7 +468,10 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
     halo = speckle_halo_px(config.speckle, config.window_px) if config.speckle != "none" else 0
     bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
     try:
-        window = source_window(grid, geometry, heights, halo)
+        try:
+            window = source_window(grid, geometry, heights, halo)
+        except GeometryError as err:
+            raise GeometryError(f"{product.path}: {err}") from err
         LOGGER.info(
             "SAR window lines %d-%d, samples %d-%d; output %dx%d px %s",
             window.row_off,
