@@ -152,3 +152,47 @@ def test_geocoding_matches_sarsen_on_rome_dem(
     )
     assert np.abs(fast_line - line).max() < 1e-3
     assert np.abs(fast_pixel - pixel).max() < 1e-3
+
+
+def test_calibration_of_dn_written_into_real_product(s1b_safe: Path, tmp_path: Path) -> None:
+    """Known DN in a window of a copy of the real S1B product: our chain's radiometric step
+    (read from the measurement file) against xarray-sentinel's ``calibrate_intensity``."""
+    import shutil
+
+    import xarray_sentinel
+    from rasterio.windows import Window
+
+    from sen_preproc.raster_io import read_window
+    from sen_preproc.s1 import S1Config, radiometric_strip
+
+    copy = Path(shutil.copytree(s1b_safe, tmp_path / s1b_safe.name))
+    for path in copy.rglob("*"):
+        path.chmod(0o644 if path.is_file() else 0o755)
+    product = safe.open_product(copy)
+    meta = safe.read_metadata(product, "VV")
+    r0, c0, rows, cols = 8000, 17600, 200, 300  # straddles the IW2/IW3 noise blocks
+    # DN from a known sigma0 field through the product's own LUTs (inverse of ESA's formula)
+    amplitude = meta.calibration["sigmaNought"].interpolate(
+        np.arange(r0, r0 + rows), np.arange(c0, c0 + cols)
+    )
+    noise_dn2 = noise.compute_noise_lut(meta.noise, r0, r0 + rows, c0, c0 + cols)
+    sigma0 = np.linspace(0.01, 0.3, cols)[None, :] * np.ones((rows, 1))
+    dn = np.sqrt(sigma0 * amplitude**2 + noise_dn2).round().astype(np.uint16)
+    with rasterio.open(product.measurement_path("VV"), "r+") as ds:
+        ds.write(dn, 1, window=Window(c0, r0, cols, rows))
+
+    window = Window(c0, r0, cols, rows)
+    read_dn = read_window(product.measurement_path("VV"), window)
+    np.testing.assert_array_equal(read_dn, dn)
+    no_noise = radiometric_strip(read_dn, meta, r0, c0, S1Config(product=copy, thermal_noise=False))
+    measurement = xarray_sentinel.open_sentinel1_dataset(copy, group="IW/VV").measurement
+    cal = xarray_sentinel.open_sentinel1_dataset(copy, group="IW/VV/calibration")
+    ref = xarray_sentinel.calibrate_intensity(
+        measurement.isel(azimuth_time=slice(r0, r0 + rows), ground_range=slice(c0, c0 + cols)),
+        cal.sigmaNought,
+    ).values
+    np.testing.assert_allclose(no_noise, ref, rtol=1e-5)
+    # with thermal noise removal the known sigma0 comes back (within DN quantisation)
+    denoised = radiometric_strip(read_dn, meta, r0, c0, S1Config(product=copy))
+    bound = (2 * dn.astype(float) + 1) / amplitude**2  # d(DN²)/A² for a 0.5 DN rounding
+    assert np.all(np.abs(denoised - sigma0) <= bound + 1e-6)

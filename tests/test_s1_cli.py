@@ -395,7 +395,7 @@ def test_orbit_file_and_noise_options(product: Path, workdir: Path) -> None:
     del geom
 
 
-def test_zipped_product_and_overwrite(workdir: Path) -> None:
+def test_zipped_product_and_overwrite(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = S1ProductSpec(lines=100, samples=120, polarisations=("VV",), seed=5)
     zipped = write_s1_grd_product(workdir / "zips", spec, zipped=True)
     out = workdir / "zipped.tif"
@@ -406,12 +406,12 @@ def test_zipped_product_and_overwrite(workdir: Path) -> None:
     assert out.stat().st_mtime_ns == before
     assert run(["s1", str(zipped), "--out", str(out), "--overwrite", "-q"])[0] == 0
     # default output name derived from the product ID, in the current folder
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=workdir):
-        result = runner.invoke(cli, ["s1", str(zipped), "-q"])
-        assert result.exit_code == 0, result.output
-        name = zipped.name.removesuffix(".zip") + "_sigma0_db.tif"
-        assert Path(name).exists()
+    cwd = workdir / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = CliRunner().invoke(cli, ["s1", str(zipped), "-q"])
+    assert result.exit_code == 0, result.output
+    assert (cwd / (zipped.name.removesuffix(".zip") + "_sigma0_db.tif")).exists()
 
 
 @pytest.mark.parametrize(
