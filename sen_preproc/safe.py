@@ -222,7 +222,7 @@ class S1Product:
     @property
     def ipf_at_least_2_9(self) -> bool:
         """True when the noise annotation has range and azimuth vectors (IPF >= 2.9)."""
-        return _version_tuple(self.ipf_version) >= (2, 9)
+        return ipf_version_number(self.ipf_version) >= 2.9
 
 
 # --------------------------------------------------------------------------- opening
@@ -325,9 +325,12 @@ def _text(root: Any, local_name: str, default: str = "") -> str:
     return str(found[0]).strip() if found else default
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = [int(p) for p in re.findall(r"\d+", version)[:3]]
-    return tuple(parts) if parts else (0,)
+def ipf_version_number(version: str) -> float:
+    """IPF version as a number: ``"002.72"`` -> 2.72, ``"003.40"`` -> 3.4 (decimal minor)."""
+    match = re.search(r"(\d+)(?:\.(\d+))?", version)
+    if match is None:
+        return 0.0
+    return float(f"{int(match.group(1))}.{match.group(2) or 0}")
 
 
 def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: str) -> S1Product:

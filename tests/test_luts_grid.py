@@ -152,3 +152,11 @@ def test_parse_aoi_forms(tmp_path: Path) -> None:
         parse_aoi("not an aoi")
     with pytest.raises(OptionError, match="invalid CRS"):
         parse_crs("EPSG:999999")
+
+
+def test_ipf_version_numbers() -> None:
+    from sen_preproc.safe import ipf_version_number
+
+    assert ipf_version_number("002.72") == 2.72 and ipf_version_number("002.72") < 2.9
+    assert ipf_version_number("002.90") == 2.9 and ipf_version_number("003.40") == 3.4
+    assert ipf_version_number("") == 0.0

@@ -12,6 +12,7 @@ import numpy as np
 import pyproj
 import pytest
 import rasterio
+import shapely.geometry
 from click.testing import CliRunner
 
 from sen_preproc import geoid
@@ -313,7 +314,6 @@ def test_aoi_and_like(product: Path, dem: Path, workdir: Path) -> None:
     full_width_m = SPEC.samples * 10
     assert data.shape[2] * 10 < full_width_m  # cropped
     assert json.loads(tags["PROCESSING_STEPS"])[-1] == {"step": "crop", "aoi": aoi}
-    import shapely.geometry
 
     from sen_preproc.grid import parse_aoi, transform_geometry
 
@@ -582,3 +582,83 @@ def test_module_entry_point_subprocess() -> None:
     assert (
         result.stderr.strip().splitlines()[-1].startswith("Error: /nonexistent.zip: no such file")
     )
+
+
+def test_old_ipf_range_only_noise_and_projected_dem(dem: Path, workdir: Path) -> None:
+    """IPF < 2.9 (noiseVector, range only) products; a DEM in a projected CRS (UTM)."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    spec = S1ProductSpec(lines=180, samples=240, seed=3, ipf_version="002.72")
+    old = write_s1_grd_product(workdir / "old_ipf", spec, terrain_height=hill_field())
+    noise_xml = next((old / "annotation" / "calibration").glob("noise-*vv*.xml")).read_text()
+    assert "noiseVectorList" in noise_xml and "noiseAzimuthVector" not in noise_xml
+    # the same DEM reprojected to UTM 33N at 15 m
+    utm_dem = workdir / "dem_utm.tif"
+    with rasterio.open(dem) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:32633", src.width, src.height, *src.bounds, resolution=15.0
+        )
+        profile = src.profile | {
+            "crs": "EPSG:32633",
+            "transform": transform,
+            "width": width,
+            "height": height,
+        }
+        with rasterio.open(utm_dem, "w", **profile) as dst:
+            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), resampling=Resampling.bilinear)
+    out = workdir / "old_ipf.tif"
+    code, output = run(
+        [
+            "s1",
+            str(old),
+            "--dem",
+            str(utm_dem),
+            "--dem-datum",
+            "ellipsoid",
+            "--speckle",
+            "none",
+            "--pol",
+            "VV",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0, output
+    data, tags, _, transform_out, crs = read(out)
+    steps = json.loads(tags["PROCESSING_STEPS"])
+    assert {"step": "thermal-noise-removal", "azimuth_blocks": False} in steps
+    assert tags["IPF_VERSION"] == "002.72"
+    found = np.array(bright_centroids(data[0], transform_out))
+    for centre in square_centres_utm(crs):
+        assert np.min(np.hypot(*(found - centre).T)) < 10.0
+    vv = data[0][np.isfinite(data[0])]
+    assert np.median(vv) == pytest.approx(10 * np.log10(0.05), abs=1.5)
+
+
+def test_aoi_as_wkt_and_geojson(product: Path, workdir: Path) -> None:
+    square = bright_squares(SPEC)[1]
+    d = 0.003
+    wkt = (
+        f"POLYGON(({square.lon_deg - d} {square.lat_deg - d}, {square.lon_deg + d} {square.lat_deg - d}, "
+        f"{square.lon_deg + d} {square.lat_deg + d}, {square.lon_deg - d} {square.lat_deg + d}, "
+        f"{square.lon_deg - d} {square.lat_deg - d}))"
+    )
+    geojson = workdir / "aoi.geojson"
+    import shapely.wkt
+
+    geojson.write_text(
+        json.dumps(
+            {"type": "Feature", "geometry": shapely.geometry.mapping(shapely.wkt.loads(wkt))}
+        )
+    )
+    shapes = []
+    for aoi, name in ((wkt, "wkt.tif"), (str(geojson), "geojson.tif")):
+        code, output = run(
+            ["s1", str(product), "--aoi", aoi, "--pol", "VV", "--out", str(workdir / name), "-q"]
+        )
+        assert code == 0, output
+        with rasterio.open(workdir / name) as ds:
+            shapes.append((ds.transform, ds.shape))
+    assert shapes[0] == shapes[1]
+    assert shapes[0][1][0] < 80 and shapes[0][1][1] < 80  # ~ 670 m x 500 m
