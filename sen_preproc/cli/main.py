@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from sen_preproc import __version__
-from sen_preproc.cli.options import common_output_options, grid_options
+from sen_preproc.cli.options import aoi_opt, common_output_options, crs_opt, grid_options, like_opt
 from sen_preproc.errors import SenPrepError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -152,6 +152,80 @@ def s1_command(
         product=product, out=out, overwrite=overwrite, quiet=quiet, geoid=not no_geoid, **options
     )
     path = process_s1(config)
+    click.echo(str(path))
+
+
+def _parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    from sen_preproc.s2 import parse_bands
+
+    try:
+        return parse_bands(value)
+    except SenPrepError as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def _parse_classes(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r}: give SCL class numbers like 0,1,3,8,9,10") from err
+
+
+@cli.command("s2")
+@click.argument("product", type=click.Path(path_type=Path))
+@click.option(
+    "--bands",
+    callback=_parse_band_option,
+    default="B2,B3,B4,B8",
+    show_default=True,
+    help="Bands to keep, e.g. B2,B3,B4,B8; 'rgb' (B4,B3,B2) and 'rgbn' (B2,B3,B4,B8) are the paper's sets.",
+)
+@click.option(
+    "--resolution",
+    "resolution_m",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Output resolution in metres (20/60 m bands: bilinear upsampling; finer bands: averaging).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["uint16", "float32"]),
+    default="uint16",
+    show_default=True,
+    help="uint16 = reflectance x 10000 (nodata 0); float32 = reflectance (nodata NaN).",
+)
+@click.option(
+    "--invalid-classes",
+    "invalid_scl",
+    callback=_parse_classes,
+    default="0,1,3,8,9,10",
+    show_default=True,
+    help="SCL classes marked invalid in the 'valid' band.",
+)
+@click.option(
+    "--atmcor",
+    type=click.Choice(["none", "sen2cor"]),
+    default="none",
+    show_default=True,
+    help="For L1C input: run Sen2Cor (L2A_Process on PATH) first.",
+)
+@crs_opt
+@like_opt
+@aoi_opt
+@common_output_options
+@handle_errors
+def s2_command(
+    product: Path, out: Path | None, overwrite: bool, quiet: bool, verbose: int, **options: Any
+) -> None:
+    """Preprocess a Sentinel-2 PRODUCT (L2A/L1C SAFE zip or folder, a folder of band GeoTIFFs or a
+    multi-band GeoTIFF) into a reflectance GeoTIFF with a 'valid' (cloud-free) band."""
+    from sen_preproc.s2 import S2Config, process_s2
+
+    _setup_logging(verbose, quiet)
+    path = process_s2(
+        S2Config(product=product, out=out, overwrite=overwrite, quiet=quiet, **options)
+    )
     click.echo(str(path))
 
 

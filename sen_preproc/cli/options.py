@@ -35,7 +35,7 @@ crs_opt = click.option(
     "--crs",
     default=None,
     metavar="CRS",
-    help="Output CRS, e.g. EPSG:32633 (default: UTM zone of the scene centre).",
+    help="Output CRS, e.g. EPSG:32633 (default: s1 the UTM zone of the scene centre, s2 the product CRS).",
 )
 pixel_size_opt = click.option(
     "--pixel-size",

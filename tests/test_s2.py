@@ -1,0 +1,234 @@
+"""``senprep s2``: radiometry, masks, inputs and errors (real fixtures + hand-made rasters)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+
+from sen_preproc.cli.main import cli
+from sen_preproc.errors import MissingDataError, OptionError, ProductError
+from sen_preproc.s2 import S2Config, parse_bands, process_s2
+from sen_preproc.s2_product import baseline_offset, normalise_band, open_s2
+
+
+def write_band(
+    path: Path,
+    data: np.ndarray,
+    res: float,
+    crs: str = "EPSG:32633",
+    x0: float = 300000.0,
+    y0: float = 4650000.0,
+) -> Path:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=Affine(res, 0, x0, 0, -res, y0),
+    ) as ds:
+        ds.write(data, 1)
+    return path
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_band_names_and_offsets() -> None:
+    assert [normalise_band(b) for b in ("B02", "b2", "B8A", "b8a", "B12")] == [
+        "B2",
+        "B2",
+        "B8A",
+        "B8A",
+        "B12",
+    ]
+    with pytest.raises(ProductError, match="unknown Sentinel-2 band 'B13'"):
+        normalise_band("B13")
+    assert parse_bands("rgb") == ("B4", "B3", "B2") and parse_bands("rgbn") == (
+        "B2",
+        "B3",
+        "B4",
+        "B8",
+    )
+    with pytest.raises(OptionError):
+        parse_bands("B2,B99")
+    assert baseline_offset("04.00") == -1000 and baseline_offset("05.09") == -1000
+    assert baseline_offset("02.14") == 0 and baseline_offset("") == 0
+
+
+def test_folder_radiometry_resampling_and_mask(tmp_path: Path) -> None:
+    """Hand-made DN: reflectance = (DN + offset)/10000, 20 m upsampled, 10 m averaged to 20 m."""
+    folder = tmp_path / "S2B_MSIL2A_20230405T103619_N0509_R008_T31UFS_20230405T143155"
+    folder.mkdir()
+    b2 = np.full((6, 6), 1500, np.uint16)
+    b2[0, 0] = 0  # nodata
+    b2[2:4, 2:4] = [[1100, 1300], [1500, 1700]]
+    write_band(folder / "B2.tif", b2, 10.0)
+    write_band(folder / "B5.tif", np.full((3, 3), 3000, np.uint16), 20.0)
+    scl = np.full((3, 3), 4, np.uint8)
+    scl[0, 2] = 9  # cloud (20 m pixel covering 10 m rows 0-1, cols 4-5)
+    write_band(folder / "SCL.tif", scl, 20.0)
+    (folder / "metadata.json").write_text(
+        json.dumps({"PRODUCT_ID": folder.name, "CLOUDY_PIXEL_PERCENTAGE": 11.0})
+    )
+    product = open_s2(folder)
+    assert product.offsets["B2"] == -1000  # N0509 baseline from the product ID
+    out = process_s2(
+        S2Config(product=folder, bands=("B2", "B5"), out=tmp_path / "o.tif", quiet=True)
+    )
+    with rasterio.open(out) as ds:
+        data = ds.read()
+        assert (
+            ds.descriptions == ("B2", "B5", "valid") and ds.dtypes[0] == "uint16" and ds.nodata == 0
+        )
+        assert ds.res == (10.0, 10.0)
+        tags = ds.tags()
+    assert data[0, 0, 0] == 0 and data[2, 0, 0] == 0  # nodata -> 0, invalid
+    assert data[0, 1, 1] == 500  # (1500 - 1000) / 10000 * 10000
+    assert data[0, 3, 3] == 700
+    assert data[1, 3, 3] == 2000
+    assert data[2, 0, 4] == 0 and data[2, 1, 5] == 0 and data[2, 4, 4] == 1  # cloud masked
+    assert float(tags["CLOUD_FRACTION"]) == pytest.approx(4 / 35, abs=1e-4)
+    # 20 m output: 10 m band averaged: block (2:4, 2:4) -> mean DN 1400 -> reflectance 0.04
+    out20 = process_s2(
+        S2Config(
+            product=folder,
+            bands=("B2",),
+            resolution_m=20,
+            dtype="float32",
+            out=tmp_path / "o20.tif",
+            quiet=True,
+        )
+    )
+    with rasterio.open(out20) as ds:
+        f = ds.read()
+        assert ds.res == (20.0, 20.0) and ds.dtypes[0] == "float32"
+    assert f[0, 1, 1] == pytest.approx(0.04)
+    assert f[0, 0, 0] == pytest.approx(0.05)  # averaging ignores the nodata pixel of the block
+    steps = json.loads(tags["PROCESSING_STEPS"])
+    assert [s["step"] for s in steps] == ["read", "resample", "radiometry", "mask"]
+
+
+@pytest.mark.shared
+def test_real_partial_l2a_safe(shared_dir: Path, tmp_path: Path) -> None:
+    safe = next((shared_dir / "fixtures" / "s2").glob("S2A_MSIL2A_*.SAFE"))
+    product = open_s2(safe)
+    assert (
+        product.level == "L2A"
+        and product.processing_baseline == "04.00"
+        and product.offsets["B2"] == -1000
+    )
+    with pytest.raises(MissingDataError, match=r"B2 at 10 m is listed.*missing"):
+        process_s2(S2Config(product=safe, out=tmp_path / "x.tif", quiet=True))
+    code, output = run(["s2", str(safe), "--out", str(tmp_path / "y.tif")])
+    assert code == 1 and "use --resolution 60" in output and not (tmp_path / "y.tif").exists()
+    out = process_s2(
+        S2Config(
+            product=safe,
+            bands=("B2", "B3", "B4", "B8A"),
+            resolution_m=60,
+            out=tmp_path / "r60.tif",
+            quiet=True,
+        )
+    )
+    with rasterio.open(out) as ds, rasterio.open(product.bands["B4"][0].path) as raw:
+        assert (ds.width, ds.height) == (1830, 1830) and ds.crs.to_epsg() == 32629
+        got = ds.read(3)
+        all_bands_ok = ds.read(1) > 0
+        dn = raw.read(1)
+        valid = ds.read(5)
+        tags = ds.tags()
+    ok = (dn > 0) & all_bands_ok  # a pixel with nodata in any band is nodata in all
+    assert ok.sum() > 0.99 * (dn > 0).sum()
+    expected = np.clip(dn[ok].astype(float) - 1000, 1, None)  # (DN - 1000)/10000 * 10000
+    np.testing.assert_array_equal(got[ok], expected)
+    cloud = float(tags["CLOUD_FRACTION"])
+    assert 0.3 < cloud < 0.95 and valid.max() == 1  # the tile is ~60 % cloudy
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("source", ["ssl4eo", "bigearthnet"])
+def test_real_band_folders(shared_dir: Path, tmp_path: Path, source: str) -> None:
+    pairs = shared_dir / "fixtures" / "pairs"
+    if source == "ssl4eo":
+        folder = sorted((pairs / "ssl4eo-s12" / "s2a" / "0000200").iterdir())[0]
+        epsg = 4326
+    else:
+        folder = sorted((pairs / "BigEarthNet-S2-Example").iterdir())[0]
+        epsg = 32633 if "87_48" in folder.name else None
+    code, output = run(
+        ["s2", str(folder), "--bands", "rgbn", "--out", str(tmp_path / "o.tif"), "-q"]
+    )
+    assert code == 0, output
+    with (
+        rasterio.open(tmp_path / "o.tif") as ds,
+        rasterio.open(open_s2(folder).bands["B4"][0].path) as raw,
+    ):
+        assert ds.descriptions == ("B2", "B3", "B4", "B8", "valid")
+        if epsg:
+            assert ds.crs.to_epsg() == epsg
+        assert (ds.width, ds.height) == (raw.width, raw.height) and ds.transform == raw.transform
+        np.testing.assert_array_equal(ds.read(3), raw.read(1))  # baseline < 04.00: no offset
+        assert ds.read(5).min() == 1
+
+
+def test_multiband_geotiff_input_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "stack.tif"
+    data = np.stack([np.full((4, 4), v, np.uint16) for v in (1200, 1400, 1600)])
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=4,
+        count=3,
+        dtype="uint16",
+        crs="EPSG:32633",
+        transform=Affine(10, 0, 0, 0, -10, 40),
+    ) as ds:
+        ds.write(data)
+        for i, name in enumerate(("B4", "B3", "B2"), start=1):
+            ds.set_band_description(i, name)
+    out = tmp_path / "o.tif"
+    code, output = run(["s2", str(path), "--bands", "rgb", "--out", str(out), "-q"])
+    assert code == 0, output
+    with rasterio.open(out) as ds:
+        assert ds.descriptions == ("B4", "B3", "B2", "valid")
+        assert ds.read(1)[0, 0] == 1200 and ds.read(3)[0, 0] == 1600
+    code, output = run(["s2", str(path), "--out", str(out), "-q"])  # exists, default bands
+    assert code == 1 and "already exists" in output
+    code, output = run(["s2", str(path), "--bands", "B8", "--out", str(tmp_path / "b8.tif")])
+    assert (
+        code == 1
+        and "band B8 is not in this input" in output
+        and not (tmp_path / "b8.tif").exists()
+    )
+    code, output = run(["s2", str(path), "--bands", "B13", "--out", str(tmp_path / "b.tif")])
+    assert code == 2 and "unknown Sentinel-2 band" in output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, output = run(["s2", str(empty), "--out", str(tmp_path / "e.tif")])
+    assert code == 1 and "no Sentinel-2 band GeoTIFFs" in output
+    bad_zip = tmp_path / "bad.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 truncated")
+    code, output = run(["s2", str(bad_zip), "--out", str(tmp_path / "z.tif")])
+    assert code == 1 and "not a readable zip" in output
+
+
+def test_l1c_sen2cor_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sen_preproc import sen2cor
+
+    monkeypatch.setattr(sen2cor, "find_sen2cor", lambda: None)
+    with pytest.raises(MissingDataError, match="L2A_Process on PATH"):
+        sen2cor.run_sen2cor(tmp_path / "S2A_MSIL1C_x.SAFE", tmp_path / "out")
