@@ -15,6 +15,7 @@ import logging
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +334,20 @@ def _resolution(path: str, band: str | None = None) -> float:
         raise ProductError(f"{path}: cannot open the GeoTIFF ({err})") from err
 
 
+def _sensing_time(meta: dict[str, Any], product_id: str) -> str:
+    """ISO sensing time from folder metadata (``SENSING_TIME``, GEE's ``system:time_start`` in
+    ms) or from the date in the product ID."""
+    if meta.get("SENSING_TIME"):
+        return str(meta["SENSING_TIME"])
+    start = meta.get("system:time_start")
+    if isinstance(start, (int, float)):
+        return datetime.fromtimestamp(start / 1000.0, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    match = re.search(r"_(\d{8}T\d{6})_", product_id)
+    if match:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ""
+
+
 def _open_band_folder(folder: Path) -> S2Input:
     bands: dict[str, list[BandFile]] = {}
     scl: dict[float, str] = {}
@@ -363,7 +378,7 @@ def _open_band_folder(folder: Path) -> S2Input:
         product_id=product_id,
         level="L2A" if "L2A" in text or "MSIL2A" in folder.name else "unknown",
         mission=product_id[:3] if product_id.startswith("S2") else "",
-        sensing_time=str(meta.get("SENSING_TIME", meta.get("system:time_start", ""))),
+        sensing_time=_sensing_time(meta, product_id),
         processing_baseline=baseline,
         bands=bands,
         offsets={b: offset for b in ALL_BANDS},

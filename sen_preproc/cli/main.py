@@ -229,6 +229,51 @@ def s2_command(
     click.echo(str(path))
 
 
+@cli.command("pair")
+@click.option(
+    "--s1", "s1", type=click.Path(path_type=Path), required=True, help="Output of `senprep s1`."
+)
+@click.option(
+    "--s2", "s2", type=click.Path(path_type=Path), required=True, help="Output of `senprep s2`."
+)
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), required=True, help="Aligned stack GeoTIFF."
+)
+@click.option(
+    "--grid",
+    default="s2",
+    show_default=True,
+    metavar="s2|s1|EPSG:xxxx",
+    help="Target grid: the S2 grid (S1 resampled once), the S1 grid, or a CRS with --resolution.",
+)
+@click.option(
+    "--resolution",
+    "resolution_m",
+    type=float,
+    default=None,
+    help="Pixel size for --grid EPSG:xxxx (CRS units).",
+)
+@click.option(
+    "--min-overlap",
+    type=float,
+    default=0.10,
+    show_default=True,
+    help="Minimum overlap, as a fraction of the smaller valid footprint.",
+)
+@click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
+@click.option(
+    "--quiet", "-q", is_flag=True, default=False, help="No progress bars or info messages."
+)
+@click.option("--verbose", "-v", count=True, help="More log messages.")
+@handle_errors
+def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
+    """Co-register a Sentinel-1 and a Sentinel-2 GeoTIFF onto one grid, cropped to their overlap."""
+    from sen_preproc.pair import PairConfig, pair_images
+
+    _setup_logging(verbose, quiet)
+    click.echo(str(pair_images(PairConfig(quiet=quiet, **options))))
+
+
 def main() -> None:
     """Entry point for ``python -m sen_preproc``."""
     cli()

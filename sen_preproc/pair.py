@@ -1,0 +1,324 @@
+"""Co-register a Sentinel-1 and a Sentinel-2 GeoTIFF onto one grid: ``senprep pair``.
+
+The default target is the Sentinel-2 grid (S1 is resampled once, bilinearly in linear power, not
+in dB); ``--grid s1`` uses the S1 grid and ``--grid EPSG:xxxx --resolution R`` a new one. The
+output is cropped to the intersection of the two valid-data footprints (shapely polygons in a
+projected CRS), so both images have the same extent and pixel count - the paper's Crop and
+Resize - and written as one stack: ``VV, VH, B2, ..., valid``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.features
+import shapely
+import shapely.geometry
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError, WindowError
+from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
+from tqdm import tqdm
+
+from sen_preproc import __version__
+from sen_preproc.errors import GeometryError, MissingDataError, OptionError, ProductError
+from sen_preproc.grid import (
+    RasterGrid,
+    grid_from_bounds,
+    parse_crs,
+    transform_geometry,
+    utm_crs_for,
+)
+from sen_preproc.raster_io import GeoTiffWriter, check_output_path
+
+LOGGER = logging.getLogger(__name__)
+
+S1_BANDS = ("VV", "VH", "HH", "HV")
+FOOTPRINT_PX = 512  # footprints are traced on a decimated mask of at most this many pixels a side
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """Options of ``senprep pair``."""
+
+    s1: Path
+    s2: Path
+    out: Path
+    grid: str = "s2"  # s2 | s1 | EPSG:xxxx
+    resolution_m: float | None = None
+    min_overlap: float = 0.10
+    overwrite: bool = False
+    quiet: bool = False
+    block_px: int = 2048
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What pairing needs to know about an input GeoTIFF."""
+
+    path: Path
+    grid: RasterGrid
+    descriptions: tuple[str, ...]
+    tags: dict[str, str]
+    nodata: float | None
+    dtype: str
+
+
+def read_info(path: Path, role: str) -> RasterInfo:
+    """Open ``path`` and check it is a georeferenced S1 (``role='s1'``) or S2 image."""
+    try:
+        with rasterio.open(path) as ds:
+            info = RasterInfo(
+                path=path,
+                grid=RasterGrid(ds.crs, ds.transform, ds.width, ds.height) if ds.crs else None,  # type: ignore[arg-type]
+                descriptions=tuple(d or "" for d in ds.descriptions),
+                tags=ds.tags(),
+                nodata=ds.nodata,
+                dtype=ds.dtypes[0],
+            )
+    except RasterioIOError as err:
+        raise MissingDataError(f"{path}: cannot open the raster ({err}); check --{role}") from err
+    if info.grid is None:
+        raise ProductError(
+            f"{path}: the raster has no georeference (CRS); give the output of `senprep {role}`"
+        )
+    s1_like = [d for d in info.descriptions if d.upper() in S1_BANDS]
+    s2_like = [d for d in info.descriptions if d.upper().startswith("B") and d[1:2].isdigit()]
+    if role == "s1" and not s1_like:
+        hint = " (it looks like a Sentinel-2 image: pass it as --s2)" if s2_like else ""
+        raise ProductError(
+            f"{path}: no VV/VH/HH/HV bands{hint}; --s1 needs the output of `senprep s1`"
+        )
+    if role == "s2" and not s2_like:
+        hint = " (it looks like a Sentinel-1 image: pass it as --s1)" if s1_like else ""
+        raise ProductError(
+            f"{path}: no Sentinel-2 bands (B2, B3, ...){hint}; --s2 needs the output of `senprep s2`"
+        )
+    return info
+
+
+def valid_footprint(info: RasterInfo, crs: CRS) -> shapely.geometry.base.BaseGeometry:
+    """Polygon of the valid-data area of a raster, in ``crs`` (from a decimated mask)."""
+    grid = info.grid
+    factor = max(1, math.ceil(max(grid.width, grid.height) / FOOTPRINT_PX))
+    shape = (max(1, math.ceil(grid.height / factor)), max(1, math.ceil(grid.width / factor)))
+    with rasterio.open(info.path) as ds:
+        data = ds.read(1, out_shape=shape, resampling=Resampling.nearest).astype(np.float64)
+    valid = np.isfinite(data)
+    if info.nodata is not None and not np.isnan(info.nodata):
+        valid &= data != info.nodata
+    transform = grid.transform @ grid.transform.scale(grid.width / shape[1], grid.height / shape[0])
+    polygons = [
+        shapely.geometry.shape(geom)
+        for geom, value in rasterio.features.shapes(
+            valid.astype(np.uint8), mask=valid, transform=transform
+        )
+        if value == 1
+    ]
+    if not polygons:
+        raise GeometryError(f"{info.path}: the raster holds no valid pixels; check the input")
+    footprint = shapely.union_all(polygons)
+    return transform_geometry(footprint, grid.crs, crs) if grid.crs != crs else footprint
+
+
+def projected_crs(grid: RasterGrid) -> CRS:
+    """A projected CRS to measure areas in: the grid's own, or the UTM zone of its centre."""
+    if not grid.crs.is_geographic:
+        return grid.crs
+    left, bottom, right, top = grid.bounds
+    return utm_crs_for(0.5 * (left + right), 0.5 * (bottom + top))
+
+
+def target_grid(config: PairConfig, s1: RasterInfo, s2: RasterInfo) -> RasterGrid:
+    """The full grid the pair lands on (before cropping to the footprint intersection)."""
+    choice = config.grid.strip()
+    if choice.lower() == "s2":
+        return s2.grid
+    if choice.lower() == "s1":
+        return s1.grid
+    crs = parse_crs(choice)
+    if config.resolution_m is None:
+        raise OptionError(
+            f"--grid {choice} needs --resolution (metres, or degrees for geographic CRSs)"
+        )
+    footprint = transform_geometry(shapely.geometry.box(*s2.grid.bounds), s2.grid.crs, crs)
+    return grid_from_bounds(crs, footprint.bounds, config.resolution_m)
+
+
+def crop_to_overlap(
+    config: PairConfig, grid: RasterGrid, s1: RasterInfo, s2: RasterInfo
+) -> tuple[RasterGrid, float]:
+    """Crop ``grid`` to the intersection of the valid footprints; returns it and the overlap
+    as a fraction of the smaller footprint."""
+    crs = projected_crs(grid)
+    fp1 = valid_footprint(s1, crs)
+    fp2 = valid_footprint(s2, crs)
+    inter = fp1.intersection(fp2)
+    smaller = min(fp1.area, fp2.area)
+    fraction = inter.area / smaller if smaller > 0 else 0.0
+    if inter.is_empty or fraction == 0.0:
+        raise GeometryError(f"{s1.path} and {s2.path} do not overlap; pair images of the same area")
+    if fraction < config.min_overlap:
+        raise GeometryError(
+            f"{s1.path} and {s2.path} overlap on only {100 * fraction:.1f} % of the smaller footprint "
+            f"(minimum {100 * config.min_overlap:.0f} %); pair better matching images or lower --min-overlap"
+        )
+    local = transform_geometry(inter, crs, grid.crs) if crs != grid.crs else inter
+    inv = ~grid.transform
+    minx, miny, maxx, maxy = local.bounds
+    corners = [inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)]
+    eps = 1e-6  # keep only pixels entirely inside the overlap
+    col0 = max(int(math.ceil(min(c[0] for c in corners) - eps)), 0)
+    col1 = min(int(math.floor(max(c[0] for c in corners) + eps)), grid.width)
+    row0 = max(int(math.ceil(min(c[1] for c in corners) - eps)), 0)
+    row1 = min(int(math.floor(max(c[1] for c in corners) + eps)), grid.height)
+    if col0 >= col1 or row0 >= row1:
+        raise GeometryError(f"{s1.path} and {s2.path}: the overlap is smaller than one pixel")
+    return grid.window_grid(Window(col0, row0, col1 - col0, row1 - row0)), fraction
+
+
+def _read_on_grid(
+    info: RasterInfo, band: int, grid: RasterGrid, *, to_linear: bool, categorical: bool
+) -> npt.NDArray[np.float32]:
+    """Band ``band`` of ``info`` on ``grid`` as float32 (NaN = nodata).
+
+    Same grid: a windowed read. Otherwise only the source window under ``grid`` is read and
+    resampled (bilinear; in linear power when ``to_linear``; nearest for categorical bands, whose
+    values - e.g. ``valid`` = 0 - are not treated as nodata).
+    """
+    fill = 0.0 if categorical else np.nan
+    out = np.full((grid.height, grid.width), fill, dtype=np.float32)
+    with rasterio.open(info.path) as ds:
+        nodata = None if categorical else ds.nodata
+        inv = ~ds.transform
+        col, row = inv @ (grid.transform.c, grid.transform.f)
+        aligned = (
+            ds.crs == grid.crs
+            and math.isclose(ds.transform.a, grid.transform.a, rel_tol=1e-9)
+            and math.isclose(ds.transform.e, grid.transform.e, rel_tol=1e-9)
+            and abs(col - round(col)) < 1e-6
+            and abs(row - round(row)) < 1e-6
+        )
+        if aligned:
+            window = Window(round(col), round(row), grid.width, grid.height)
+        else:
+            left, bottom, right, top = transform_bounds(
+                grid.crs, ds.crs, *grid.bounds, densify_pts=21
+            )
+            window = from_bounds(left, bottom, right, top, ds.transform)
+            window = Window(
+                math.floor(window.col_off) - 2,
+                math.floor(window.row_off) - 2,
+                math.ceil(window.width) + 5,
+                math.ceil(window.height) + 5,
+            )
+        full = Window(0, 0, ds.width, ds.height)
+        try:
+            clipped = window.intersection(full)
+        except WindowError:
+            return out
+        data = ds.read(band, window=clipped).astype(np.float32)
+        if nodata is not None and not np.isnan(nodata):
+            data[data == nodata] = np.nan
+        if aligned:
+            r0 = int(clipped.row_off - window.row_off)
+            c0 = int(clipped.col_off - window.col_off)
+            out[r0 : r0 + data.shape[0], c0 : c0 + data.shape[1]] = data
+            return out
+        if to_linear:
+            data = np.power(np.float32(10.0), data / np.float32(10.0))
+        reproject(
+            source=data,
+            destination=out,
+            src_transform=ds.window_transform(clipped),
+            src_crs=ds.crs,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs,
+            src_nodata=np.nan,
+            dst_nodata=fill,
+            resampling=Resampling.nearest if categorical else Resampling.bilinear,
+        )
+    if to_linear:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (10.0 * np.log10(out)).astype(np.float32)
+    return out
+
+
+def _time_gap_days(s1: RasterInfo, s2: RasterInfo) -> tuple[str, str, str]:
+    t1 = s1.tags.get("ACQUISITION_START", "")
+    t2 = s2.tags.get("SENSING_TIME", "")
+    try:
+        d1 = datetime.fromisoformat(t1.rstrip("Z")[:26])
+        d2 = datetime.fromisoformat(t2.rstrip("Z")[:26])
+    except ValueError:
+        return t1, t2, ""
+    return t1, t2, f"{abs((d2 - d1).total_seconds()) / 86400.0:.3f}"
+
+
+def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) -> Path:
+    """Co-register ``config.s1`` and ``config.s2`` and write the aligned stack."""
+    if not 0.0 <= config.min_overlap <= 1.0:
+        raise OptionError(f"--min-overlap must be within 0..1, got {config.min_overlap}")
+    check_output_path(config.out, config.overwrite)
+    s1 = read_info(config.s1, "s1")
+    s2 = read_info(config.s2, "s2")
+    grid, fraction = crop_to_overlap(config, target_grid(config, s1, s2), s1, s2)
+    s1_bands = [(i + 1, d) for i, d in enumerate(s1.descriptions) if d.upper() in S1_BANDS]
+    s2_bands = [
+        (i + 1, d) for i, d in enumerate(s2.descriptions) if d and d.upper() not in S1_BANDS
+    ]
+    s1_db = s1.tags.get("SCALE", "db").lower() == "db"
+    names = [d for _, d in s1_bands] + [d for _, d in s2_bands]
+    t1, t2, gap = _time_gap_days(s1, s2)
+    tags = {
+        "S1_SOURCE": s1.tags.get("SOURCE_PRODUCT", s1.path.name),
+        "S2_SOURCE": s2.tags.get("SOURCE_PRODUCT", s2.path.name),
+        "S1_ACQUISITION_TIME": t1,
+        "S2_SENSING_TIME": t2,
+        "TIME_GAP_DAYS": gap,
+        "S1_SCALE": "db" if s1_db else "linear",
+        "S2_REFLECTANCE_SCALE": s2.tags.get("REFLECTANCE_SCALE", "10000"),
+        "OVERLAP_FRACTION": f"{fraction:.4f}",
+        "PROCESSING_STEPS": json.dumps(
+            [
+                {
+                    "step": "pair",
+                    "grid": config.grid,
+                    "crs": grid.crs.to_string(),
+                    "pixel_size": grid.pixel_size[0],
+                    "s1_resampling": "bilinear in linear power",
+                    "crop": "intersection of valid footprints",
+                }
+            ]
+        ),
+        "SENPREP_VERSION": __version__,
+        "PROCESSING_TIME": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
+    with GeoTiffWriter(config.out, grid, names, tags=tags, overwrite=config.overwrite) as writer:
+        for window in bar(list(grid.blocks(config.block_px)), desc="pair", unit="block"):
+            block = grid.window_grid(window)
+            layers = [
+                _read_on_grid(s1, i, block, to_linear=s1_db, categorical=False) for i, _ in s1_bands
+            ]
+            layers += [
+                _read_on_grid(s2, i, block, to_linear=False, categorical=name == "valid")
+                for i, name in s2_bands
+            ]
+            writer.write(window, np.stack(layers))
+        writer.commit()
+    LOGGER.info(
+        "wrote %s (%dx%d px, overlap %.0f %%)", config.out, grid.width, grid.height, 100 * fraction
+    )
+    return config.out
