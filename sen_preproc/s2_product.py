@@ -341,7 +341,9 @@ def _sensing_time(meta: dict[str, Any], product_id: str) -> str:
         return str(meta["SENSING_TIME"])
     start = meta.get("system:time_start")
     if isinstance(start, (int, float)):
-        return datetime.fromtimestamp(start / 1000.0, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return datetime.fromtimestamp(start / 1000.0, tz=timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
     match = re.search(r"_(\d{8}T\d{6})_", product_id)
     if match:
         return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -274,6 +274,82 @@ def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
     click.echo(str(pair_images(PairConfig(quiet=quiet, **options))))
 
 
+@cli.command("split")
+@click.option(
+    "--ref",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Aligned pair of the reference date (I).",
+)
+@click.option(
+    "--target",
+    "targets",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Aligned pair of a target date (II); repeat for several targets (III, IV, ...).",
+)
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Dataset folder.")
+@click.option(
+    "--size", "size_px", type=int, default=256, show_default=True, help="Patch size (px)."
+)
+@click.option(
+    "--stride", "stride_px", type=int, default=128, show_default=True, help="Patch stride (px)."
+)
+@click.option(
+    "--mono",
+    is_flag=True,
+    default=False,
+    help="Also write mono-temporal samples (S1/S2 of one date).",
+)
+@click.option(
+    "--split",
+    default="rows:0.8,0.1,0.1",
+    show_default=True,
+    help="Spatial train/val/test split: rows:TRAIN,VAL,TEST or cols:... (whole bands of the scene).",
+)
+@click.option(
+    "--test-area",
+    default=None,
+    metavar="AOI",
+    help="Test area (lon/lat bbox, WKT or GeoJSON); the other patches go to train/val.",
+)
+@click.option(
+    "--max-invalid",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Skip patches whose invalid/cloudy fraction exceeds this.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["tif", "jpg"]),
+    multiple=True,
+    default=("tif",),
+    show_default=True,
+    help="jpg additionally writes the paper's 8-bit JPGs.",
+)
+@click.option("--overwrite", is_flag=True, default=False, help="Replace an existing dataset.")
+@click.option(
+    "--quiet", "-q", is_flag=True, default=False, help="No progress bars or info messages."
+)
+@click.option("--verbose", "-v", count=True, help="More log messages.")
+@handle_errors
+def split_command(
+    quiet: bool, verbose: int, formats: tuple[str, ...], targets: tuple[Path, ...], **options: Any
+) -> None:
+    """Cut aligned pairs into the multi-temporal patch dataset (S1 I, S2 I, S1 II -> S2 II)."""
+    from sen_preproc.split import SplitConfig, build_dataset
+
+    _setup_logging(verbose, quiet)
+    out = build_dataset(SplitConfig(quiet=quiet, jpg="jpg" in formats, targets=targets, **options))
+    import json as _json
+
+    counts = _json.loads((out / "stats.json").read_text())["counts"]
+    click.echo(f"{out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 def main() -> None:
     """Entry point for ``python -m sen_preproc``."""
     cli()

@@ -1,0 +1,242 @@
+"""Patch windows, leakage-free splits, the dataset writer and reader (``senprep split``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+
+from sen_preproc.cli.main import cli
+from sen_preproc.dataset import PatchDataset
+from sen_preproc.errors import GeometryError, OptionError, ProductError
+from sen_preproc.split import SplitConfig, build_dataset
+from sen_preproc.tiling import Patch, SplitSpec, assign_split, parse_split, patch_count, patch_grid
+
+NAMES = ("VV", "VH", "B2", "B3", "B4", "B8", "valid")
+
+
+def test_patch_counts_exact() -> None:
+    assert patch_count(256, 256, 128) == 1
+    assert patch_count(511, 256, 128) == 2
+    assert patch_count(512, 256, 128) == 3
+    assert patch_count(255, 256, 128) == 0
+    # the paper's Dataset A: 13 238 x 8 825 px -> 102 x 67 patches
+    assert patch_count(13238, 256, 128) == 102 and patch_count(8825, 256, 128) == 67
+    grid = patch_grid(300, 520, 256, 128)
+    assert [(p.row, p.col) for p in grid] == [(0, 0), (0, 128), (0, 256)]
+    with pytest.raises(OptionError):
+        patch_count(10, 0, 1)
+
+
+def test_splits_never_overlap() -> None:
+    height, width, size, stride = 4096, 1024, 256, 128
+    spec = SplitSpec("rows", (0.8, 0.1, 0.1), align_px=stride)
+    assigned: dict[str, list[Patch]] = {"train": [], "val": [], "test": []}
+    for patch in patch_grid(height, width, size, stride):
+        split = assign_split(patch, height, width, spec)
+        if split:
+            assigned[split].append(patch)
+    assert all(assigned.values())
+    for a in assigned:
+        for b in assigned:
+            if a == b:
+                continue
+            for p in assigned[a]:
+                for q in assigned[b]:
+                    overlap_rows = min(p.row + size, q.row + size) - max(p.row, q.row)
+                    overlap_cols = min(p.col + size, q.col + size) - max(p.col, q.col)
+                    assert overlap_rows <= 0 or overlap_cols <= 0, (a, p, b, q)
+    # bands snapped to the stride: train rows 0..3328, val 3328..3712, test 3712..4096
+    assert max(p.row + size for p in assigned["train"]) == 3328
+    assert (
+        min(p.row for p in assigned["val"]) == 3328 and min(p.row for p in assigned["test"]) == 3712
+    )
+    # a test box: inside -> test, touching -> dropped
+    box = SplitSpec("rows", (0.9, 0.1, 0.0), test_box_px=(0, 0, 512, 512))
+    assert assign_split(Patch(128, 128, 256), height, width, box) == "test"
+    assert assign_split(Patch(384, 0, 256), height, width, box) is None
+    assert assign_split(Patch(640, 0, 256), height, width, box) == "train"
+    for bad in ("rows:0.5,0.5", "diag:0.8,0.1,0.1", "rows:0.8,0.3,0.1", "rows:a,b,c"):
+        with pytest.raises(OptionError):
+            parse_split(bad)
+
+
+def write_pair(
+    path: Path,
+    height: int,
+    width: int,
+    seed: int,
+    date: str,
+    cloud: tuple[int, int, int, int] | None = None,
+    x0: float = 300000.0,
+) -> Path:
+    rng = np.random.default_rng(seed)
+    data = np.empty((len(NAMES), height, width), np.float32)
+    data[0] = rng.normal(-10, 1, (height, width))
+    data[1] = rng.normal(-17, 1, (height, width))
+    for i in range(2, 6):
+        data[i] = rng.uniform(200, 4000, (height, width)).round()
+    data[6] = 1
+    if cloud:
+        r0, c0, r1, c1 = cloud
+        data[6, r0:r1, c0:c1] = 0
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=len(NAMES),
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=Affine(10, 0, x0, 0, -10, 4650000.0),
+        nodata=np.nan,
+    ) as ds:
+        ds.write(data)
+        for i, name in enumerate(NAMES, start=1):
+            ds.set_band_description(i, name)
+        ds.update_tags(S2_SENSING_TIME=date, S1_ACQUISITION_TIME=date)
+    return path
+
+
+def test_dataset_written_and_read_back(tmp_path: Path) -> None:
+    ref = write_pair(tmp_path / "I.tif", 320, 64, 1, "2023-04-05T10:00:00Z", cloud=(0, 0, 10, 10))
+    tgt = write_pair(tmp_path / "II.tif", 320, 64, 2, "2023-04-15T10:00:00Z")
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "split",
+            "--ref",
+            str(ref),
+            "--target",
+            str(tgt),
+            "--out",
+            str(out),
+            "--size",
+            "32",
+            "--stride",
+            "16",
+            "--mono",
+            "--format",
+            "tif",
+            "--format",
+            "jpg",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with open(out / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    info = json.loads((out / "stats.json").read_text())
+    multi = [r for r in rows if r["kind"] == "multi"]
+    mono = [r for r in rows if r["kind"] == "mono"]
+    # 19 x 3 patch positions; the cloud (rows/cols 0-9) spoils 1 position for I
+    splits = {r["split"] for r in multi}
+    assert splits == {"train", "val", "test"}
+    assert len(mono) == 2 * len(multi) + 1  # date II keeps the cloudy position too
+    assert all(float(r["invalid_fraction"]) == 0 for r in rows)
+    assert info["counts"]["skipped_invalid"] >= 2
+    # patch windows: the sample raster is exactly the pair's pixels, georeferenced
+    first = multi[0]
+    with (
+        rasterio.open(out / first["path"]) as ds,
+        rasterio.open(ref) as src,
+        rasterio.open(tgt) as src2,
+    ):
+        r, c = int(first["row"]), int(first["col"])
+        window = rasterio.windows.Window(c, r, 32, 32)
+        np.testing.assert_array_equal(ds.read()[: len(NAMES)], src.read(window=window))
+        np.testing.assert_array_equal(ds.read()[len(NAMES) :], src2.read(window=window))
+        assert ds.transform == src.window_transform(window) and ds.crs == src.crs
+        assert ds.descriptions[0] == "I_VV" and ds.descriptions[len(NAMES)] == "II_VV"
+    # training statistics: mean of I_VV over training samples ~ -10
+    assert info["train_stats"]["multi"]["I_VV"]["mean"] == pytest.approx(-10.0, abs=0.2)
+    assert list((out / "jpg").glob("*_I_s2.jpg")) and info["jpg_scaling"]["s1_db"] == [-25.0, 0.0]
+    # reader
+    train = PatchDataset(out, "train")
+    sample = train[0]
+    assert set(sample) == {"s1_I", "s2_I", "valid_I", "s1_II", "s2_II", "valid_II"}
+    assert sample["s1_I"].shape == (2, 32, 32) and sample["s2_II"].shape == (4, 32, 32)
+    assert len(PatchDataset(out, None)) == len(multi)
+    assert set(PatchDataset(out, "test", kind="mono")[0]) == {"s1", "s2", "valid"}
+    # existing output is kept without --overwrite
+    again = CliRunner().invoke(
+        cli, ["split", "--ref", str(ref), "--target", str(tgt), "--out", str(out), "--size", "32"]
+    )
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_multiple_targets_and_errors(tmp_path: Path) -> None:
+    ref = write_pair(tmp_path / "I.tif", 64, 64, 1, "2023-04-05")
+    t3 = write_pair(tmp_path / "III.tif", 64, 64, 3, "2023-05-05")
+    t4 = write_pair(tmp_path / "IV.tif", 64, 64, 4, "2023-06-05")
+    out = build_dataset(
+        SplitConfig(
+            ref=ref,
+            targets=(t3, t4),
+            out=tmp_path / "b",
+            size_px=32,
+            stride_px=32,
+            split="rows:0.5,0,0.5",
+            quiet=True,
+        )
+    )
+    with open(out / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["target_pair"] for r in rows} == {"III.tif", "IV.tif"} and len(rows) == 8
+    shifted = write_pair(tmp_path / "shift.tif", 64, 64, 5, "x", x0=300010.0)
+    with pytest.raises(GeometryError, match="not on the grid"):
+        build_dataset(SplitConfig(ref=ref, targets=(shifted,), out=tmp_path / "c"))
+    with pytest.raises(GeometryError, match="smaller than one"):
+        build_dataset(SplitConfig(ref=ref, targets=(t3,), out=tmp_path / "d"))
+    cloudy = write_pair(tmp_path / "cloudy.tif", 64, 64, 6, "x", cloud=(0, 0, 64, 64))
+    with pytest.raises(GeometryError, match="no patch passed"):
+        build_dataset(
+            SplitConfig(ref=ref, targets=(cloudy,), out=tmp_path / "e", size_px=32, stride_px=32)
+        )
+    assert not (tmp_path / "e").exists() and not list(tmp_path.glob(".e.tmp-*"))
+    s1_only = tmp_path / "s1only.tif"
+    with rasterio.open(
+        s1_only,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=Affine(10, 0, 0, 0, -10, 0),
+    ) as ds:
+        ds.write(np.zeros((1, 8, 8), np.float32))
+        ds.set_band_description(1, "VV")
+    with pytest.raises(ProductError, match="not an S1/S2 pair"):
+        build_dataset(SplitConfig(ref=s1_only, targets=(t3,), out=tmp_path / "f"))
+
+
+def test_reader_returns_every_training_sample(tmp_path: Path) -> None:
+    """All training samples read back with the right shapes (speed: benches/bench_split.py)."""
+    ref = write_pair(tmp_path / "I.tif", 96, 96, 1, "a")
+    tgt = write_pair(tmp_path / "II.tif", 96, 96, 2, "b")
+    out = build_dataset(
+        SplitConfig(
+            ref=ref,
+            targets=(tgt,),
+            out=tmp_path / "ds",
+            size_px=32,
+            stride_px=16,
+            split="rows:1,0,0",
+            quiet=True,
+        )
+    )
+    dataset = PatchDataset(out, "train")
+    assert len(dataset) > 0
+    arrays = [dataset[i]["s2_II"] for i in range(len(dataset))]
+    assert len(arrays) == 25  # split rows:1,0,0 -> every one of the 5 x 5 positions is train
+    assert all(a.shape == (4, 32, 32) for a in arrays)
