@@ -232,3 +232,114 @@ def test_l1c_sen2cor_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(sen2cor, "find_sen2cor", lambda: None)
     with pytest.raises(MissingDataError, match="L2A_Process on PATH"):
         sen2cor.run_sen2cor(tmp_path / "S2A_MSIL1C_x.SAFE", tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- generated products
+
+from sen_preproc.testing.s2_factory import S2ProductSpec, scl_array, write_s2_product  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("baseline", "zipped"), [("04.00", False), ("04.00", True), ("02.14", False)]
+)
+def test_generated_l2a_values_and_mask(tmp_path: Path, baseline: str, zipped: bool) -> None:
+    spec = S2ProductSpec(processing_baseline=baseline, size_10m_px=60, cloud_box_px=(6, 6, 24, 24))
+    product = write_s2_product(tmp_path / "p", spec, zipped=zipped)
+    out = process_s2(S2Config(product=product, out=tmp_path / "o.tif", quiet=True))
+    s2in = open_s2(product)
+    offset = -1000 if baseline == "04.00" else 0
+    assert s2in.offsets["B4"] == offset
+    with rasterio.open(out) as ds, rasterio.open(s2in.bands["B4"][0].path) as raw:
+        assert ds.transform == raw.transform and ds.crs == raw.crs and ds.res == (10.0, 10.0)
+        b4 = ds.read(3).astype(int)
+        dn = raw.read(1).astype(int)
+        valid = ds.read(5)
+        tags = ds.tags()
+    np.testing.assert_array_equal(b4, np.clip(dn + offset, 1, None))  # exact ESA radiometry
+    # valid: the 20 m SCL (pixel centres of the 10 m classification) brought to 10 m
+    scl20 = scl_array(spec)[1::2, 1::2]
+    scl10 = np.repeat(np.repeat(scl20, 2, axis=0), 2, axis=1)
+    np.testing.assert_array_equal(valid, ~np.isin(scl10, (0, 1, 3, 8, 9, 10)))
+    assert float(tags["CLOUD_FRACTION"]) == pytest.approx(
+        np.isin(scl10, (0, 1, 3, 8, 9, 10)).mean(), abs=1e-3
+    )
+    assert tags["PROCESSING_BASELINE"] == baseline and tags["PROCESSING_LEVEL"] == "L2A"
+
+
+def test_generated_20m_bands_and_crs(tmp_path: Path) -> None:
+    spec = S2ProductSpec(size_10m_px=60, cloud_box_px=None)
+    product = write_s2_product(tmp_path / "p", spec)
+    out = process_s2(
+        S2Config(
+            product=product,
+            bands=("B4", "B5", "B11"),
+            resolution_m=20,
+            out=tmp_path / "a.tif",
+            quiet=True,
+        )
+    )
+    with rasterio.open(out) as ds:
+        assert ds.res == (20.0, 20.0) and (ds.width, ds.height) == (30, 30)
+        assert ds.descriptions == ("B4", "B5", "B11", "valid")
+    code, output = run(
+        [
+            "s2",
+            str(product),
+            "--crs",
+            "EPSG:4326",
+            "--dtype",
+            "float32",
+            "--out",
+            str(tmp_path / "g.tif"),
+            "-q",
+        ]
+    )
+    assert code == 0, output
+    with rasterio.open(tmp_path / "g.tif") as ds:
+        assert ds.crs.to_epsg() == 4326 and ds.dtypes[0] == "float32"
+        red = ds.read(3)
+        assert 0.0 < np.nanmedian(red) < 0.2  # vegetation red reflectance ~0.05
+    code, output = run(
+        ["s2", str(product), "--aoi", "12.0,41.0,12.001,41.001", "--out", str(tmp_path / "far.tif")]
+    )
+    assert code == 1 and "does not intersect" in output and not (tmp_path / "far.tif").exists()
+
+
+def test_l1c_warns_and_sen2cor_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+    import sys
+
+    spec = S2ProductSpec(level="L1C", size_10m_px=60, cloud_box_px=None)
+    l1c = write_s2_product(tmp_path / "l1c", spec)
+    code, output = run(["s2", str(l1c), "--out", str(tmp_path / "toa.tif")])
+    assert code == 0 and "top-of-atmosphere" in output
+    with rasterio.open(tmp_path / "toa.tif") as ds:
+        assert ds.tags()["PROCESSING_LEVEL"] == "L1C" and ds.descriptions[-1] == "valid"
+    # --atmcor sen2cor without L2A_Process on PATH: clear error, nothing written
+    monkeypatch.setenv("PATH", str(tmp_path / "nobin"))
+    code, output = run(["s2", str(l1c), "--atmcor", "sen2cor", "--out", str(tmp_path / "x.tif")])
+    assert code == 1 and "L2A_Process on PATH" in output and not (tmp_path / "x.tif").exists()
+    # a stand-in L2A_Process that writes an L2A product with the factory
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "L2A_Process"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\nfrom pathlib import Path\n"
+        "from sen_preproc.testing.s2_factory import S2ProductSpec, write_s2_product\n"
+        "out = Path(sys.argv[sys.argv.index('--output_dir') + 1])\n"
+        "write_s2_product(out, S2ProductSpec(size_10m_px=60, cloud_box_px=None))\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    code, output = run(
+        ["s2", str(l1c), "--atmcor", "sen2cor", "--out", str(tmp_path / "boa.tif"), "-q"]
+    )
+    assert code == 0, output
+    with rasterio.open(tmp_path / "boa.tif") as ds:
+        tags = ds.tags()
+    assert tags["PROCESSING_LEVEL"] == "L2A"
+    assert {"step": "atmospheric-correction", "tool": "sen2cor"} in json.loads(
+        tags["PROCESSING_STEPS"]
+    )
