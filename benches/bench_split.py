@@ -78,8 +78,11 @@ def main() -> None:
     pairs = [work / "I.tif", work / "II.tif"]
     start = time.perf_counter()
     for seed, path in enumerate(pairs):
-        if not path.exists():
-            make_pair(path, height, width, seed)
+        if path.exists():
+            with rasterio.open(path) as ds:
+                if (ds.width, ds.height) == (width, height):
+                    continue
+        make_pair(path, height, width, seed)
     print(
         f"pairs {width}x{height}x{len(NAMES)} float32 ready in {time.perf_counter() - start:.1f} s ({work})"
     )

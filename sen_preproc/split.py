@@ -448,6 +448,15 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
             "formula": "round((value - low) / (high - low) * 255), clipped to 0..255",
         }
     (tmp / "stats.json").write_text(json.dumps(summary, indent=2))
+    per_split = {s: sum(1 for r in rows_manifest if r["split"] == s) for s in ("train", "val", "test")}
+    for index, name in enumerate(("train", "val", "test")):
+        if spec.fractions[index] > 0 and per_split[name] == 0:
+            LOGGER.warning(
+                "no %s samples: its band of the scene is narrower than one --size %d patch "
+                "(or fully invalid); change --split or --size",
+                name,
+                config.size_px,
+            )
     if config.out.exists():
         shutil.rmtree(config.out)
     os.replace(tmp, config.out)
