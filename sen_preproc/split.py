@@ -113,28 +113,65 @@ def open_pair(path: Path, label: str) -> PairImage:
     return PairImage(path=path, grid=grid, names=names, date=date, date_label=label)
 
 
-def check_same_grid(ref: PairImage, other: PairImage) -> None:
-    """All pairs must share the grid and the band layout."""
-    if (
-        ref.grid.crs != other.grid.crs
-        or not all(
-            math.isclose(a, b, rel_tol=0, abs_tol=1e-6)
-            for a, b in zip(
-                tuple(ref.grid.transform)[:6], tuple(other.grid.transform)[:6], strict=True
+def common_grid(pairs: list[PairImage]) -> tuple[RasterGrid, dict[Path, tuple[int, int]]]:
+    """The grid shared by all pairs: their intersection on one pixel lattice.
+
+    Pairs of different dates cropped to their own S1/S2 overlaps may differ by a few edge
+    pixels; they must share CRS, pixel size and lattice (integer offsets) and band layout.
+
+    Returns
+    -------
+    grid, offsets
+        The common grid and, per pair, the (row, col) of its origin in that pair.
+    """
+    ref = pairs[0]
+    t0 = ref.grid.transform
+    bounds = list(ref.grid.bounds)
+    for other in pairs[1:]:
+        t = other.grid.transform
+        col = (t.c - t0.c) / t0.a
+        row = (t.f - t0.f) / t0.e
+        if (
+            other.grid.crs != ref.grid.crs
+            or not math.isclose(t.a, t0.a, rel_tol=1e-9)
+            or not math.isclose(t.e, t0.e, rel_tol=1e-9)
+            or t.b != 0
+            or t.d != 0
+            or abs(col - round(col)) > 1e-6
+            or abs(row - round(row)) > 1e-6
+        ):
+            raise GeometryError(
+                f"{other.path} is not on the pixel grid of {ref.path} (CRS, pixel size or "
+                "alignment differ); bring every date onto one grid (senprep s2 --like the first "
+                "date's S2, then senprep pair)"
             )
+        if other.names != ref.names:
+            raise ProductError(
+                f"{other.path} has bands {','.join(other.names)} but {ref.path} has "
+                f"{','.join(ref.names)}; process every date with the same --bands/--pol"
+            )
+        left, bottom, right, top = other.grid.bounds
+        bounds = [
+            max(bounds[0], left),
+            max(bounds[1], bottom),
+            min(bounds[2], right),
+            min(bounds[3], top),
+        ]
+    width = int(round((bounds[2] - bounds[0]) / abs(t0.a)))
+    height = int(round((bounds[3] - bounds[1]) / abs(t0.e)))
+    if width <= 0 or height <= 0:
+        raise GeometryError(f"the pairs {', '.join(str(p.path) for p in pairs)} do not overlap")
+    origin_x = bounds[0] if t0.a > 0 else bounds[2]
+    origin_y = bounds[3] if t0.e < 0 else bounds[1]
+    grid = RasterGrid(ref.grid.crs, Affine(t0.a, 0.0, origin_x, 0.0, t0.e, origin_y), width, height)
+    offsets = {
+        p.path: (
+            int(round((origin_y - p.grid.transform.f) / p.grid.transform.e)),
+            int(round((origin_x - p.grid.transform.c) / p.grid.transform.a)),
         )
-        or (ref.grid.width, ref.grid.height) != (other.grid.width, other.grid.height)
-    ):
-        raise GeometryError(
-            f"{other.path} is not on the grid of {ref.path} ({other.grid.width}x{other.grid.height} "
-            f"vs {ref.grid.width}x{ref.grid.height}); pair every date onto the same grid "
-            "(senprep pair ... with the same --s2 grid or --grid)"
-        )
-    if other.names != ref.names:
-        raise ProductError(
-            f"{other.path} has bands {','.join(other.names)} but {ref.path} has "
-            f"{','.join(ref.names)}; process every date with the same --bands/--pol"
-        )
+        for p in pairs
+    }
+    return grid, offsets
 
 
 @dataclass
@@ -248,9 +285,7 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
         open_pair(p, DATE_LABELS[min(i + 1, len(DATE_LABELS) - 1)])
         for i, p in enumerate(config.targets)
     ]
-    for target in targets:
-        check_same_grid(ref, target)
-    grid = ref.grid
+    grid, offsets = common_grid([ref, *targets])
     patches = patch_grid(grid.height, grid.width, config.size_px, config.stride_px)
     if not patches:
         raise GeometryError(
@@ -278,7 +313,11 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
         for row, row_patches in bar(list(by_row.items()), desc="split", unit="row"):
             strips = {
                 p.path: datasets[p.path]
-                .read(window=Window(0, row, grid.width, config.size_px))
+                .read(
+                    window=Window(
+                        offsets[p.path][1], offsets[p.path][0] + row, grid.width, config.size_px
+                    )
+                )
                 .astype(np.float32)
                 for p in (ref, *targets)
             }
@@ -448,7 +487,9 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
             "formula": "round((value - low) / (high - low) * 255), clipped to 0..255",
         }
     (tmp / "stats.json").write_text(json.dumps(summary, indent=2))
-    per_split = {s: sum(1 for r in rows_manifest if r["split"] == s) for s in ("train", "val", "test")}
+    per_split = {
+        s: sum(1 for r in rows_manifest if r["split"] == s) for s in ("train", "val", "test")
+    }
     for index, name in enumerate(("train", "val", "test")):
         if spec.fractions[index] > 0 and per_split[name] == 0:
             LOGGER.warning(

@@ -191,9 +191,34 @@ def test_multiple_targets_and_errors(tmp_path: Path) -> None:
     with open(out / "manifest.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["target_pair"] for r in rows} == {"III.tif", "IV.tif"} and len(rows) == 8
+    # a date whose pair is 1 pixel (10 m) east: same lattice, the common 63 px wide part is used
     shifted = write_pair(tmp_path / "shift.tif", 64, 64, 5, "x", x0=300010.0)
-    with pytest.raises(GeometryError, match="not on the grid"):
-        build_dataset(SplitConfig(ref=ref, targets=(shifted,), out=tmp_path / "c"))
+    out = build_dataset(
+        SplitConfig(
+            ref=ref,
+            targets=(shifted,),
+            out=tmp_path / "c",
+            size_px=32,
+            stride_px=16,
+            split="rows:1,0,0",
+            quiet=True,
+        )
+    )
+    with open(out / "manifest.csv", newline="") as handle:
+        first = next(csv.DictReader(handle))
+    with (
+        rasterio.open(out / first["path"]) as ds,
+        rasterio.open(ref) as a,
+        rasterio.open(shifted) as b,
+    ):
+        assert ds.transform.c == 300010.0
+        window_a = rasterio.windows.Window(1, 0, 32, 32)
+        window_b = rasterio.windows.Window(0, 0, 32, 32)
+        np.testing.assert_array_equal(ds.read()[: len(NAMES)], a.read(window=window_a))
+        np.testing.assert_array_equal(ds.read()[len(NAMES) :], b.read(window=window_b))
+    off_lattice = write_pair(tmp_path / "off.tif", 64, 64, 5, "x", x0=300003.0)
+    with pytest.raises(GeometryError, match="not on the pixel grid"):
+        build_dataset(SplitConfig(ref=ref, targets=(off_lattice,), out=tmp_path / "g"))
     with pytest.raises(GeometryError, match="smaller than one"):
         build_dataset(SplitConfig(ref=ref, targets=(t3,), out=tmp_path / "d"))
     cloudy = write_pair(tmp_path / "cloudy.tif", 64, 64, 6, "x", cloud=(0, 0, 64, 64))
@@ -240,3 +265,57 @@ def test_reader_returns_every_training_sample(tmp_path: Path) -> None:
     arrays = [dataset[i]["s2_II"] for i in range(len(dataset))]
     assert len(arrays) == 25  # split rows:1,0,0 -> every one of the 5 x 5 positions is train
     assert all(a.shape == (4, 32, 32) for a in arrays)
+
+
+@pytest.mark.shared
+def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
+    """SSL4EO-S12 location 0000200: real S1 (June, September) and S2 L2A (June, August) ->
+    s2 (date II --like date I) -> pair -> split: a real two-date dataset."""
+    from sen_preproc.pair import PairConfig, pair_images
+    from sen_preproc.s2 import S2Config, process_s2
+
+    root = shared_dir / "fixtures" / "pairs" / "ssl4eo-s12"
+    s1_dirs = sorted((root / "s1" / "0000200").iterdir())
+    s2_dirs = sorted((root / "s2a" / "0000200").iterdir())
+    s2_i = process_s2(S2Config(product=s2_dirs[0], out=tmp_path / "s2_I.tif", quiet=True))
+    s2_ii = process_s2(
+        S2Config(product=s2_dirs[1], out=tmp_path / "s2_II.tif", like=s2_i, quiet=True)
+    )
+    pairs = []
+    for label, s1_dir, s2 in (("I", s1_dirs[0], s2_i), ("II", s1_dirs[1], s2_ii)):
+        with rasterio.open(s1_dir / "VV.tif") as vv, rasterio.open(s1_dir / "VH.tif") as vh:
+            stack = np.stack([vv.read(1), vh.read(1)]).astype(np.float32)
+            profile = vv.profile | {"count": 2, "dtype": "float32", "nodata": np.nan}
+            s1 = tmp_path / f"s1_{label}.tif"
+            with rasterio.open(s1, "w", **profile) as ds:
+                ds.write(stack)
+                ds.set_band_description(1, "VV")
+                ds.set_band_description(2, "VH")
+                ds.update_tags(
+                    ACQUISITION_START=f"{s1_dir.name[17:21]}-{s1_dir.name[21:23]}-{s1_dir.name[23:25]}T00:00:00Z",
+                    SCALE="db",
+                )
+        pairs.append(
+            pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / f"pair_{label}.tif", quiet=True))
+        )
+    out = build_dataset(
+        SplitConfig(
+            ref=pairs[0],
+            targets=(pairs[1],),
+            out=tmp_path / "ds",
+            size_px=64,
+            stride_px=32,
+            split="rows:0.5,0.25,0.25",
+            max_invalid=0.01,
+            quiet=True,
+        )
+    )
+    info = json.loads((out / "stats.json").read_text())
+    assert info["counts"]["kept"] > 10 and info["counts"]["train"] > 0
+    assert info["pairs"]["I"]["date"].startswith("2020-06-04") and info["pairs"]["II"][
+        "date"
+    ].startswith("2020-08-13")
+    sample = PatchDataset(out, "train")[0]
+    assert sample["s1_I"].shape == (2, 64, 64) and np.isfinite(sample["s2_II"]).all()
+    # June vs August: real change in NIR between the dates
+    assert not np.allclose(sample["s2_I"][3], sample["s2_II"][3])
