@@ -319,3 +319,110 @@ def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
     assert sample["s1_I"].shape == (2, 64, 64) and np.isfinite(sample["s2_II"]).all()
     # June vs August: real change in NIR between the dates
     assert not np.allclose(sample["s2_I"][3], sample["s2_II"][3])
+
+
+@pytest.mark.shared
+def test_real_openeo_gfmap_clean_pair(shared_dir: Path, tmp_path: Path) -> None:
+    """openeo-gfmap (Belgium, EPSG:32631, identical S1/S2 grids): the clean dates I = 2023-04-05
+    and II = 2023-04-15, read with xarray + h5netcdf, written as GeoTIFFs, then s2 -> pair ->
+    split."""
+    pytest.importorskip("h5netcdf")
+    pytest.importorskip("h5py")
+    import xarray as xr
+
+    from sen_preproc.pair import PairConfig, pair_images
+    from sen_preproc.s2 import S2Config, process_s2
+
+    folder = shared_dir / "fixtures" / "pairs" / "openeo-gfmap"
+    s1 = xr.open_dataset(folder / "cdse_sentinel1_grd.nc", engine="h5netcdf")
+    s2 = xr.open_dataset(folder / "cdse_sentinel2_l2a.nc", engine="h5netcdf")
+    crs = s2["crs"].attrs["crs_wkt"]
+    xs, ys = s2.x.values, s2.y.values
+    transform = Affine(
+        xs[1] - xs[0], 0, xs[0] - (xs[1] - xs[0]) / 2, 0, ys[1] - ys[0], ys[0] - (ys[1] - ys[0]) / 2
+    )
+    pairs = []
+    for label, day in (("I", "2023-04-05"), ("II", "2023-04-15")):
+        s2_dir = tmp_path / f"S2_{label}_{day.replace('-', '')}T000000"
+        s2_dir.mkdir()
+        for var, name in (
+            ("S2-L2A-B04", "B04"),
+            ("S2-L2A-B08", "B08"),
+            ("S2-L2A-B11", "B11"),
+            ("S2-L2A-SCL", "SCL"),
+        ):
+            data = s2[var].sel(t=day).values.astype(np.uint16)
+            with rasterio.open(
+                s2_dir / f"{name}.tif",
+                "w",
+                driver="GTiff",
+                width=data.shape[1],
+                height=data.shape[0],
+                count=1,
+                dtype="uint16",
+                crs=crs,
+                transform=transform,
+            ) as ds:
+                ds.write(data, 1)
+        (s2_dir / "metadata.json").write_text(
+            json.dumps({"PRODUCT_ID": s2_dir.name, "SENSING_TIME": f"{day}T10:30:00Z"})
+        )
+        s2_tif = process_s2(
+            S2Config(
+                product=s2_dir,
+                bands=("B4", "B8", "B11"),
+                out=tmp_path / f"s2_{label}.tif",
+                quiet=True,
+            )
+        )
+        s1_day = s1.sel(t=s1.t.sel(t=day, method="nearest"))
+        stack = []
+        for var in ("S1-SIGMA0-VV", "S1-SIGMA0-VH"):
+            dn = s1_day[var].values.astype(np.float64)
+            db = np.where((dn == 65534) | (dn == 0), np.nan, 20 * np.log10(np.maximum(dn, 1)) - 83)
+            stack.append(db.astype(np.float32))
+        s1_tif = tmp_path / f"s1_{label}.tif"
+        with rasterio.open(
+            s1_tif,
+            "w",
+            driver="GTiff",
+            width=64,
+            height=66,
+            count=2,
+            dtype="float32",
+            crs=crs,
+            transform=transform,
+            nodata=np.nan,
+        ) as ds:
+            ds.write(np.stack(stack))
+            ds.set_band_description(1, "VV")
+            ds.set_band_description(2, "VH")
+            ds.update_tags(ACQUISITION_START=str(s1_day.t.values)[:19] + "Z", SCALE="db")
+        pairs.append(
+            pair_images(
+                PairConfig(s1=s1_tif, s2=s2_tif, out=tmp_path / f"pair_{label}.tif", quiet=True)
+            )
+        )
+    with rasterio.open(pairs[0]) as ds:
+        assert (ds.width, ds.height) == (64, 66)  # identical grids: nothing resampled or cropped
+        vv = ds.read(1)
+        assert -25 < float(np.nanmedian(vv)) < 0  # plausible sigma0 dB over farmland
+        assert float(ds.tags()["TIME_GAP_DAYS"]) < 6
+    out = build_dataset(
+        SplitConfig(
+            ref=pairs[0],
+            targets=(pairs[1],),
+            out=tmp_path / "ds",
+            size_px=32,
+            stride_px=16,
+            split="rows:0.5,0.25,0.25",
+            max_invalid=0.05,
+            mono=True,
+            quiet=True,
+        )
+    )
+    info = json.loads((out / "stats.json").read_text())
+    assert info["counts"]["kept"] > 0 and info["counts"]["train"] > 0
+    assert (
+        info["train_stats"]["multi"]["I_B8"]["mean"] > info["train_stats"]["multi"]["I_B4"]["mean"]
+    )  # NIR > red
