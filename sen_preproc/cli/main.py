@@ -12,7 +12,16 @@ from typing import Any, TypeVar
 import click
 
 from sen_preproc import __version__
-from sen_preproc.cli.options import aoi_opt, common_output_options, crs_opt, grid_options, like_opt
+from sen_preproc.cli.options import (
+    aoi_opt,
+    common_output_options,
+    crs_opt,
+    grid_options,
+    like_opt,
+    overwrite_opt,
+    quiet_opt,
+    verbose_opt,
+)
 from sen_preproc.errors import SenPrepError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -260,11 +269,9 @@ def s2_command(
     show_default=True,
     help="Minimum overlap, as a fraction of the smaller valid footprint.",
 )
-@click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
-@click.option(
-    "--quiet", "-q", is_flag=True, default=False, help="No progress bars or info messages."
-)
-@click.option("--verbose", "-v", count=True, help="More log messages.")
+@overwrite_opt
+@quiet_opt
+@verbose_opt
 @handle_errors
 def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
     """Co-register a Sentinel-1 and a Sentinel-2 GeoTIFF onto one grid, cropped to their overlap."""
@@ -330,11 +337,9 @@ def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
     show_default=True,
     help="jpg additionally writes the paper's 8-bit JPGs.",
 )
-@click.option("--overwrite", is_flag=True, default=False, help="Replace an existing dataset.")
-@click.option(
-    "--quiet", "-q", is_flag=True, default=False, help="No progress bars or info messages."
-)
-@click.option("--verbose", "-v", count=True, help="More log messages.")
+@overwrite_opt
+@quiet_opt
+@verbose_opt
 @handle_errors
 def split_command(
     quiet: bool, verbose: int, formats: tuple[str, ...], targets: tuple[Path, ...], **options: Any

@@ -54,7 +54,6 @@ import hashlib
 import math
 import re
 import shutil
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -69,6 +68,7 @@ from lxml import etree
 from pyproj import Transformer
 
 from sen_preproc.errors import OptionError
+from sen_preproc.testing.s1_factory import _zip_tree  # one zip writer for both factories
 
 __all__ = [
     "AOT_VALUE",
@@ -1333,16 +1333,3 @@ def write_s2_product(
     _zip_tree(safe_dir, final)
     shutil.rmtree(work_root)
     return final
-
-
-def _zip_tree(safe_dir: Path, zip_path: Path) -> None:
-    tmp = zip_path.with_name(zip_path.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        base = safe_dir.parent
-        for path in sorted([safe_dir, *safe_dir.rglob("*")]):
-            arc = path.relative_to(base).as_posix()
-            if path.is_dir():
-                zf.writestr(arc + "/", b"")
-            else:
-                zf.write(path, arc)
-    tmp.replace(zip_path)
