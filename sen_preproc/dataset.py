@@ -21,6 +21,46 @@ import rasterio
 from sen_preproc.errors import MissingDataError, OptionError
 
 S1_NAMES = ("VV", "VH", "HH", "HV")
+SAMPLE_NODATA = -32768
+S1_DB_STEP = 0.01
+S2_OFFSET = 32768.0
+
+
+def _layer(name: str) -> str:
+    return name.split("_", 1)[1] if "_" in name else name
+
+
+def encode_sample(
+    data: npt.NDArray[np.float32], names: list[str]
+) -> tuple[npt.NDArray[np.int16], tuple[float, ...], tuple[float, ...]]:
+    """float32 sample -> int16 + per-band (scale, offset): value = stored * scale + offset.
+
+    S1 bands (dB): scale 0.01; S2 bands (reflectance x 10 000, 0..65535): offset 32768, so
+    0 - S2's nodata - maps onto the nodata code; ``valid``: as is. NaN -> ``SAMPLE_NODATA``.
+    """
+    scales = tuple(S1_DB_STEP if _layer(n) in S1_NAMES else 1.0 for n in names)
+    offsets = tuple(
+        0.0 if _layer(n) in S1_NAMES or _layer(n) == "valid" else S2_OFFSET for n in names
+    )
+    scale = np.asarray(scales, dtype=np.float32)[:, None, None]
+    offset = np.asarray(offsets, dtype=np.float32)[:, None, None]
+    with np.errstate(invalid="ignore"):
+        stored = np.round((data - offset) / scale)
+    stored = np.where(np.isfinite(stored), np.clip(stored, SAMPLE_NODATA + 1, 32767), SAMPLE_NODATA)
+    return stored.astype(np.int16), scales, offsets
+
+
+def read_sample(path: str | Path) -> npt.NDArray[np.float32]:
+    """Decode a sample file to float32 (NaN where no data), shape ``(bands, size, size)``."""
+    with rasterio.open(path) as ds:
+        stored = ds.read()
+        scale = np.asarray(ds.scales, dtype=np.float32)[:, None, None]
+        offset = np.asarray(ds.offsets, dtype=np.float32)[:, None, None]
+        nodata = ds.nodata
+    values: npt.NDArray[np.float32] = stored.astype(np.float32) * scale + offset
+    if nodata is not None:
+        values[stored == nodata] = np.nan
+    return values
 
 
 class PatchDataset:
@@ -72,8 +112,7 @@ class PatchDataset:
 
     def __getitem__(self, index: int) -> dict[str, npt.NDArray[np.float32]]:
         record = self.records[index]
-        with rasterio.open(self.folder / record["path"]) as ds:
-            data = ds.read().astype(np.float32, copy=False)
+        data = read_sample(self.folder / record["path"])
         if self.kind == "mono":
             return self._split_layers(data, "")
         n = len(self.layers)

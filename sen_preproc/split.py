@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +36,7 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from sen_preproc import __version__
+from sen_preproc.dataset import SAMPLE_NODATA, encode_sample
 from sen_preproc.errors import (
     GeometryError,
     MissingDataError,
@@ -290,6 +292,10 @@ def _write_sample(
     transform: Affine,
     tags: dict[str, str],
 ) -> None:
+    """Write a sample as int16 with per-band scale/offset (see :mod:`sen_preproc.dataset`):
+    S1 dB to 0.01 dB, S2 reflectance x 10 000 exactly, ``valid`` exactly; half the bytes of
+    float32, uncompressed so reading back is a plain copy."""
+    encoded, scales, offsets = encode_sample(data, names)
     with rasterio.open(
         path,
         "w",
@@ -297,13 +303,15 @@ def _write_sample(
         width=data.shape[2],
         height=data.shape[1],
         count=data.shape[0],
-        dtype="float32",
+        dtype="int16",
         crs=crs,
         transform=transform,
-        nodata=np.nan,
-        interleave="band",  # uncompressed, contiguous: reading back is a plain memcpy
+        nodata=SAMPLE_NODATA,
+        interleave="band",
     ) as ds:
-        ds.write(data)
+        ds.write(encoded)
+        ds.scales = scales
+        ds.offsets = offsets
         for i, name in enumerate(names, start=1):
             ds.set_band_description(i, name)
         ds.update_tags(**tags)
@@ -350,12 +358,18 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
     env.__enter__()
     datasets = {p.path: rasterio.open(p.path) for p in (ref, *targets)}
     counts = {"kept": 0, "skipped_invalid": 0, "dropped_boundary": 0}
+    # GDAL releases the GIL while writing: two writer threads overlap I/O with cutting
+    pool = ThreadPoolExecutor(max_workers=2)
+    pending: list[Future[None]] = []
     reader = StripReader(datasets, offsets, grid.width, config.size_px, config.stride_px)
     try:
         by_row: dict[int, list[Patch]] = {}
         for patch in patches:
             by_row.setdefault(patch.row, []).append(patch)
         for row, row_patches in bar(list(by_row.items()), desc="split", unit="row"):
+            for future in pending:  # bounded memory: at most one row of samples in flight
+                future.result()
+            pending = []
             strips = {p.path: reader.strip(p.path, row) for p in (ref, *targets)}
             for patch in row_patches:
                 split = assign_split(patch, grid.height, grid.width, spec)
@@ -395,18 +409,21 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
                         f"{target.date_label}_{n}" for n in layer_names
                     ]
                     rel = f"samples/{sid}.tif"
-                    _write_sample(
-                        tmp / rel,
-                        data,
-                        names,
-                        grid.crs,
-                        transform,
-                        {
-                            "SPLIT": split,
-                            "DATE_I": ref.date,
-                            "DATE_II": target.date,
-                            "KIND": "multi",
-                        },
+                    pending.append(
+                        pool.submit(
+                            _write_sample,
+                            tmp / rel,
+                            data,
+                            names,
+                            grid.crs,
+                            transform,
+                            {
+                                "SPLIT": split,
+                                "DATE_I": ref.date,
+                                "DATE_II": target.date,
+                                "KIND": "multi",
+                            },
+                        )
                     )
                     if split == "train":
                         stats_multi.add(data)
@@ -434,13 +451,16 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
                             continue
                         sid = f"r{patch.row:05d}_c{patch.col:05d}_mono{p.date_label}"
                         rel = f"samples/{sid}.tif"
-                        _write_sample(
-                            tmp / rel,
-                            cut[p.path],
-                            layer_names,
-                            grid.crs,
-                            transform,
-                            {"SPLIT": split, "DATE": p.date, "KIND": "mono"},
+                        pending.append(
+                            pool.submit(
+                                _write_sample,
+                                tmp / rel,
+                                cut[p.path],
+                                layer_names,
+                                grid.crs,
+                                transform,
+                                {"SPLIT": split, "DATE": p.date, "KIND": "mono"},
+                            )
                         )
                         if split == "train":
                             stats_mono.add(cut[p.path])
@@ -458,10 +478,14 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
                             }
                         )
                         counts["kept"] += 1
+        for future in pending:
+            future.result()
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
+        pool.shutdown(wait=True)
         for ds in datasets.values():
             ds.close()
         env.__exit__(None, None, None)

@@ -13,7 +13,7 @@ from affine import Affine
 from click.testing import CliRunner
 
 from sen_preproc.cli.main import cli
-from sen_preproc.dataset import PatchDataset
+from sen_preproc.dataset import PatchDataset, encode_sample, read_sample
 from sen_preproc.errors import GeometryError, OptionError, ProductError
 from sen_preproc.split import SplitConfig, build_dataset
 from sen_preproc.tiling import Patch, SplitSpec, assign_split, parse_split, patch_count, patch_grid
@@ -105,6 +105,20 @@ def write_pair(
     return path
 
 
+def test_sample_encoding_round_trip() -> None:
+    names = ["I_VV", "I_B2", "I_valid"]
+    data = np.array([[[-12.344, np.nan]], [[np.nan, 65535.0]], [[1.0, 0.0]]], np.float32)
+    stored, scales, offsets = encode_sample(data, names)
+    assert scales == (0.01, 1.0, 1.0) and offsets == (0.0, 32768.0, 0.0)
+    assert stored.dtype == np.int16 and stored[0, 0, 1] == -32768 and stored[1, 0, 0] == -32768
+    decoded = (
+        stored.astype(np.float32) * np.array(scales, np.float32)[:, None, None]
+        + np.array(offsets, np.float32)[:, None, None]
+    )
+    assert decoded[0, 0, 0] == pytest.approx(-12.34, abs=1e-4) and decoded[1, 0, 1] == 65535.0
+    assert decoded[2, 0, 0] == 1.0 and decoded[2, 0, 1] == 0.0
+
+
 def test_dataset_written_and_read_back(tmp_path: Path) -> None:
     ref = write_pair(tmp_path / "I.tif", 320, 64, 1, "2023-04-05T10:00:00Z", cloud=(0, 0, 10, 10))
     tgt = write_pair(tmp_path / "II.tif", 320, 64, 2, "2023-04-15T10:00:00Z")
@@ -152,8 +166,11 @@ def test_dataset_written_and_read_back(tmp_path: Path) -> None:
     ):
         r, c = int(first["row"]), int(first["col"])
         window = rasterio.windows.Window(c, r, 32, 32)
-        np.testing.assert_array_equal(ds.read()[: len(NAMES)], src.read(window=window))
-        np.testing.assert_array_equal(ds.read()[len(NAMES) :], src2.read(window=window))
+        got = read_sample(out / first["path"])
+        for part, pair_ds in ((got[: len(NAMES)], src), (got[len(NAMES) :], src2)):
+            expected = pair_ds.read(window=window)
+            np.testing.assert_allclose(part[:2], expected[:2], atol=0.005)  # S1 dB to 0.01 dB
+            np.testing.assert_array_equal(part[2:], expected[2:])  # S2 and valid exactly
         assert ds.transform == src.window_transform(window) and ds.crs == src.crs
         assert ds.descriptions[0] == "I_VV" and ds.descriptions[len(NAMES)] == "II_VV"
     # training statistics: mean of I_VV over training samples ~ -10
@@ -214,8 +231,9 @@ def test_multiple_targets_and_errors(tmp_path: Path) -> None:
         assert ds.transform.c == 300010.0
         window_a = rasterio.windows.Window(1, 0, 32, 32)
         window_b = rasterio.windows.Window(0, 0, 32, 32)
-        np.testing.assert_array_equal(ds.read()[: len(NAMES)], a.read(window=window_a))
-        np.testing.assert_array_equal(ds.read()[len(NAMES) :], b.read(window=window_b))
+        got = read_sample(out / first["path"])
+        np.testing.assert_array_equal(got[2 : len(NAMES)], a.read(window=window_a)[2:])
+        np.testing.assert_array_equal(got[len(NAMES) + 2 :], b.read(window=window_b)[2:])
     off_lattice = write_pair(tmp_path / "off.tif", 64, 64, 5, "x", x0=300003.0)
     with pytest.raises(GeometryError, match="not on the pixel grid"):
         build_dataset(SplitConfig(ref=ref, targets=(off_lattice,), out=tmp_path / "g"))
