@@ -23,7 +23,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -436,7 +436,7 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
         if meta.image.thermal_noise_removed and config.thermal_noise:
             LOGGER.warning("%s: thermal noise already removed by the IPF; skipping", pol)
     if any(m.image.thermal_noise_removed for m in metadata.values()):
-        config = _replace(config, thermal_noise=False)
+        config = replace(config, thermal_noise=False)
 
     state_vectors = None
     orbit_source = "annotation"
@@ -510,12 +510,6 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
         heights.close()
     LOGGER.info("wrote %s", out)
     return out
-
-
-def _replace(config: S1Config, **changes: Any) -> S1Config:
-    from dataclasses import replace
-
-    return replace(config, **changes)
 
 
 def _run_radiometry(
@@ -639,8 +633,3 @@ def _tags(
     }
     tags.update(config.extra_tags)
     return tags
-
-
-def config_as_dict(config: S1Config) -> dict[str, Any]:
-    """JSON-friendly view of a config (paths as strings)."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}

@@ -15,7 +15,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -283,8 +283,3 @@ def process_s2(config: S2Config, progress: Callable[..., Any] | None = None) -> 
             writer.commit()
     LOGGER.info("wrote %s (invalid fraction %.1f %%)", out, 100 * cloud_fraction)
     return out
-
-
-def with_overrides(config: S2Config, **changes: Any) -> S2Config:
-    """A copy of ``config`` with some fields replaced."""
-    return replace(config, **changes)

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import rasterio
 from lxml import etree
 from rasterio.errors import RasterioIOError
@@ -435,8 +434,3 @@ def _open_multiband(path: Path) -> S2Input:
         quantification=float(scale_tag) if scale_tag else 10000.0,
         scl=scl,
     )
-
-
-def nonzero_fraction(values: np.ndarray) -> float:
-    """Share of non-zero pixels (helper for summaries)."""
-    return float(np.count_nonzero(values)) / max(values.size, 1)

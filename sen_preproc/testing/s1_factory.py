@@ -1836,16 +1836,7 @@ def write_s1_grd_product(
     geom = product_geometry(spec)
     field = sigma0 if sigma0 is not None else default_sigma0(spec)
     pid = product_id(spec)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / (f"{pid}.zip" if zipped else f"{pid}.SAFE")
-    work_root = out_dir / f".{pid}.partial" if zipped else out_dir
-    safe_dir = work_root / f"{pid}.SAFE"
-    for stale in (safe_dir, final):
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        elif stale.exists():
-            stale.unlink()
+    final, work_root, safe_dir = _prepare_output(Path(out_dir), pid, zipped)
     (safe_dir / "annotation" / "calibration").mkdir(parents=True)
     (safe_dir / "measurement").mkdir()
 
@@ -1881,6 +1872,20 @@ def write_s1_grd_product(
     _zip_tree(safe_dir, final)
     shutil.rmtree(work_root)
     return final
+
+
+def _prepare_output(out_dir: Path, pid: str, zipped: bool) -> tuple[Path, Path, Path]:
+    """(final product path, work folder, .SAFE folder to fill); removes stale outputs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / (f"{pid}.zip" if zipped else f"{pid}.SAFE")
+    work_root = out_dir / f".{pid}.partial" if zipped else out_dir
+    safe_dir = work_root / f"{pid}.SAFE"
+    for stale in (safe_dir, final):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+    return final, work_root, safe_dir
 
 
 def _zip_tree(safe_dir: Path, zip_path: Path) -> None:

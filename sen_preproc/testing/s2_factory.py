@@ -68,7 +68,10 @@ from lxml import etree
 from pyproj import Transformer
 
 from sen_preproc.errors import OptionError
-from sen_preproc.testing.s1_factory import _zip_tree  # one zip writer for both factories
+from sen_preproc.testing.s1_factory import (
+    _prepare_output,
+    _zip_tree,
+)  # one zip writer for both factories
 
 __all__ = [
     "AOT_VALUE",
@@ -1259,16 +1262,7 @@ def write_s2_product(
     names = _names(spec)
     field = reflectance if reflectance is not None else default_reflectance(spec)
     pid = names.product_id
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / (f"{pid}.zip" if zipped else f"{pid}.SAFE")
-    work_root = out_dir / f".{pid}.partial" if zipped else out_dir
-    safe_dir = work_root / f"{pid}.SAFE"
-    for stale in (safe_dir, final):
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        elif stale.exists():
-            stale.unlink()
+    final, work_root, safe_dir = _prepare_output(Path(out_dir), pid, zipped)
     granule = safe_dir / "GRANULE" / names.granule_dir
     lvl = spec.level
 
