@@ -6,7 +6,8 @@ VV, VH, B2, B3, B4, B8, valid) - or ``--scale`` times that - as tiled DEFLATE Ge
 
 * splits them (256/128, multi-temporal) and prints samples/s, MB/s and peak RSS of a subprocess;
 * reads the same strips with plain rasterio (the I/O floor) and prints the ratio;
-* reads the dataset back with ``PatchDataset`` on one core and prints samples/s.
+* reads the dataset back with ``PatchDataset`` pinned to one core and prints samples/s (the
+  samples are then in the page cache, as during training epochs after the first).
 
 Usage: .venv/bin/python benches/bench_split.py [--scale 1.0] [--workdir DIR]
 """
@@ -116,7 +117,10 @@ def main() -> None:
         f"{nbytes / elapsed / 2**20:.0f} MB/s of input, peak RSS {rss:.0f} MB; "
         f"ratio to plain reads {elapsed / plain:.2f}x"
     )
-    os.environ["OMP_NUM_THREADS"] = "1"
+    written = sum(f.stat().st_size for f in (out / "samples").iterdir())
+    print(f"written: {written / 2**30:.1f} GiB of samples = {written / elapsed / 2**20:.0f} MB/s")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # read back on one core
     dataset = PatchDataset(out, None)
     count = min(len(dataset), 2000)
     start = time.perf_counter()

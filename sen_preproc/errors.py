@@ -32,3 +32,23 @@ class GeometryError(SenPrepError, ValueError):
 
 class OutputExistsError(SenPrepError, FileExistsError):
     """The output exists and ``--overwrite`` was not given."""
+
+
+class SnapError(SenPrepError, RuntimeError):
+    """Root of the SNAP engine's errors (graphs, gpt)."""
+
+
+class GraphError(SnapError, ValueError):
+    """A GPT graph is malformed or would be rejected by gpt (unknown element, bad value...)."""
+
+
+class GptNotFoundError(SnapError, FileNotFoundError):
+    """No SNAP ``gpt`` executable was found."""
+
+
+class GptError(SnapError, RuntimeError):
+    """gpt failed (non-zero exit, Java error, empty output...)."""
+
+
+class GptTimeoutError(GptError, TimeoutError):
+    """gpt ran longer than ``--timeout``."""

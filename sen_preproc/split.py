@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +37,13 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from sen_preproc import __version__
-from sen_preproc.dataset import SAMPLE_NODATA, encode_sample
+from sen_preproc.dataset import (
+    SAMPLE_NODATA,
+    SampleWriter,
+    band_coding,
+    decode_sample,
+    encode_block,
+)
 from sen_preproc.errors import (
     GeometryError,
     MissingDataError,
@@ -176,10 +183,28 @@ def common_grid(pairs: list[PairImage]) -> tuple[RasterGrid, dict[Path, tuple[in
     return grid, offsets
 
 
-class StripReader:
-    """Rows ``[row, row + size)`` of each pair, read once: the image is read in blocks of
-    ``stride`` rows and consecutive strips reuse the blocks they share (with the paper's
-    256/128 every pixel is decoded once instead of twice)."""
+class BlockReader:
+    """Rows of each pair, int16-encoded (see :mod:`sen_preproc.dataset`), decoded once.
+
+    Each pair is read in blocks of rows aligned with the file's own tiles (``senprep pair``
+    writes 512 px tiles), column chunk by column chunk, so every tile is decompressed exactly
+    once with a small GDAL cache; each block is encoded to int16 and its invalid mask computed
+    once per pixel (patches overlap 4x at the paper's 256/128). A background thread reads the
+    next block while the current rows are cut and written (GDAL and numpy release the GIL).
+
+    Parameters
+    ----------
+    datasets : dict
+        Open rasterio datasets of the pairs, by path.
+    offsets : dict
+        (row, col) of the common grid's origin in each pair.
+    width : int
+        Width of the common grid (px).
+    size_px : int
+        Patch size (rows of a strip).
+    layout : PairImage
+        Band layout (the same for every pair).
+    """
 
     def __init__(
         self,
@@ -187,41 +212,82 @@ class StripReader:
         offsets: dict[Path, tuple[int, int]],
         width: int,
         size_px: int,
-        stride_px: int,
+        layout: PairImage,
     ) -> None:
         self.datasets = datasets
         self.offsets = offsets
         self.width = width
         self.size = size_px
-        self.block = max(1, min(stride_px, size_px))
-        self._cache: dict[tuple[Path, int], npt.NDArray[np.float32]] = {}
+        self.layout = layout
+        self.scales, self.offsets_db = band_coding(list(layout.names))
+        self._rows: dict[Path, int] = {}
+        self._tile_cols: dict[Path, int] = {}
+        for path, ds in datasets.items():
+            block_rows, block_cols = ds.block_shapes[0]
+            tiled = 16 <= block_rows <= 2048 and block_cols < ds.width
+            self._rows[path] = block_rows if tiled else max(size_px, 256)
+            self._tile_cols[path] = block_cols if tiled else ds.width
+        self._cache: dict[tuple[Path, int], Future[tuple[Any, Any]]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="senprep-read")
 
-    def _block(self, path: Path, index: int) -> npt.NDArray[np.float32]:
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._cache.clear()
+
+    def _load(self, path: Path, index: int) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.bool_]]:
+        ds = self.datasets[path]
+        col0 = self.offsets[path][1]
+        block = self._rows[path]
+        top = index * block
+        rows = max(0, min(block, ds.height - top))
+        stored = np.full((ds.count, block, self.width), SAMPLE_NODATA, dtype=np.int16)
+        if rows:
+            # column chunks of whole tiles: ~32 MB of float32 at a time
+            tile = self._tile_cols[path]
+            step = max(tile, (32 << 20) // (4 * ds.count * block) // tile * tile)
+            col = col0
+            while col < col0 + self.width:
+                stop = min(col0 + self.width, (col // tile) * tile + step)
+                data = ds.read(window=Window(col, top, stop - col, rows), out_dtype="float32")
+                stored[:, :rows, col - col0 : stop - col0] = encode_block(
+                    data, self.scales, self.offsets_db
+                )
+                col = stop
+        return stored, _invalid_mask(stored, self.layout)
+
+    def _future(self, path: Path, index: int) -> Future[tuple[Any, Any]]:
         key = (path, index)
         if key not in self._cache:
-            row0, col0 = self.offsets[path]
-            ds = self.datasets[path]
-            top = row0 + index * self.block
-            rows = max(0, min(self.block, ds.height - top))
-            data = np.full((ds.count, self.block, self.width), np.nan, dtype=np.float32)
-            if rows:
-                data[:, :rows] = ds.read(window=Window(col0, top, self.width, rows))
-            self._cache[key] = data
+            self._cache[key] = self._pool.submit(self._load, path, index)
         return self._cache[key]
 
-    def strip(self, path: Path, row: int) -> npt.NDArray[np.float32]:
-        first = row // self.block
-        last = (row + self.size - 1) // self.block
+    def strip(self, path: Path, row: int) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.bool_]]:
+        """Grid rows ``[row, row + size)``: int16 bands ``(bands, size, width)`` and the invalid
+        mask ``(size, width)``."""
+        block = self._rows[path]
+        top = self.offsets[path][0] + row
+        first, last = top // block, (top + self.size - 1) // block
         for key in [k for k in self._cache if k[0] == path and k[1] < first]:
             del self._cache[key]  # blocks above the current strip are never needed again
-        blocks = [self._block(path, k) for k in range(first, last + 1)]
-        start = row - first * self.block
-        return np.concatenate(blocks, axis=1)[:, start : start + self.size]
+        parts = [self._future(path, k).result() for k in range(first, last + 1)]
+        if (last + 1) * block < self.datasets[path].height:
+            self._future(path, last + 1)  # read ahead
+        start = top - first * block
+        if len(parts) == 1:
+            stored, invalid = parts[0]
+            return stored[:, start : start + self.size], invalid[start : start + self.size]
+        stored = np.concatenate([p[0] for p in parts], axis=1)[:, start : start + self.size]
+        invalid = np.concatenate([p[1] for p in parts], axis=0)[start : start + self.size]
+        return stored, invalid
 
 
 @dataclass
 class BandStats:
-    """Running per-band statistics over valid pixels (float64 accumulators)."""
+    """Running per-band statistics over valid pixels, in stored (int16) units.
+
+    Sums are float64 of integers, hence exact (< 2**53 for any dataset that fits on a disk);
+    :meth:`as_dict` converts to physical units with the bands' scale and offset.
+    """
 
     count: npt.NDArray[np.float64]
     total: npt.NDArray[np.float64]
@@ -239,28 +305,50 @@ class BandStats:
             np.full(bands, -np.inf),
         )
 
-    def add(self, data: npt.NDArray[np.float32]) -> None:
-        flat = data.reshape(data.shape[0], -1).astype(np.float64)
-        ok = np.isfinite(flat)
-        self.count += ok.sum(axis=1)
-        zero = np.where(ok, flat, 0.0)
-        self.total += zero.sum(axis=1)
-        self.total_sq += (zero * zero).sum(axis=1)
-        self.minimum = np.minimum(self.minimum, np.where(ok, flat, np.inf).min(axis=1))
-        self.maximum = np.maximum(self.maximum, np.where(ok, flat, -np.inf).max(axis=1))
+    @classmethod
+    def of(cls, stored: npt.NDArray[np.int16]) -> BandStats:
+        """Statistics of one int16 sample ``(bands, rows, cols)`` (nodata excluded)."""
+        flat = stored.reshape(stored.shape[0], -1)
+        if not (flat == SAMPLE_NODATA).any():
+            values = flat.astype(np.float64)
+            return cls(
+                np.full(flat.shape[0], float(flat.shape[1])),
+                values.sum(axis=1),
+                np.einsum("ij,ij->i", values, values),
+                flat.min(axis=1).astype(np.float64),
+                flat.max(axis=1).astype(np.float64),
+            )
+        stats = cls.empty(flat.shape[0])
+        for band, row in enumerate(flat):
+            good = row[row != SAMPLE_NODATA].astype(np.float64)
+            if good.size:
+                stats.count[band] = good.size
+                stats.total[band] = good.sum()
+                stats.total_sq[band] = good @ good
+                stats.minimum[band] = good.min()
+                stats.maximum[band] = good.max()
+        return stats
+
+    def merge(self, other: BandStats) -> None:
+        self.count += other.count
+        self.total += other.total
+        self.total_sq += other.total_sq
+        self.minimum = np.minimum(self.minimum, other.minimum)
+        self.maximum = np.maximum(self.maximum, other.maximum)
 
     def as_dict(self, names: list[str]) -> dict[str, dict[str, float]]:
+        scales, offsets = band_coding(names)
         out = {}
         for i, name in enumerate(names):
-            n = self.count[i]
+            n, scale, offset = self.count[i], scales[i], offsets[i]
             mean = self.total[i] / n if n else float("nan")
             var = max(self.total_sq[i] / n - mean * mean, 0.0) if n else float("nan")
             out[name] = {
                 "count": int(n),
-                "mean": float(mean),
-                "std": float(math.sqrt(var)) if n else float("nan"),
-                "min": float(self.minimum[i]) if n else float("nan"),
-                "max": float(self.maximum[i]) if n else float("nan"),
+                "mean": float(mean * scale + offset),
+                "std": float(math.sqrt(var) * scale) if n else float("nan"),
+                "min": float(self.minimum[i] * scale + offset) if n else float("nan"),
+                "max": float(self.maximum[i] * scale + offset) if n else float("nan"),
             }
         return out
 
@@ -284,37 +372,33 @@ def _to_jpg(
     return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
 
 
-def _write_sample(
-    path: Path,
-    data: npt.NDArray[np.float32],
-    names: list[str],
-    crs: CRS,
+def _window_sums(invalid: npt.NDArray[np.bool_], size_px: int) -> npt.NDArray[np.int64]:
+    """Invalid pixels of each ``size x size`` window of a strip, by the window's first column."""
+    cumulative = np.concatenate([[0], np.cumsum(invalid.sum(axis=0, dtype=np.int64))])
+    sums: npt.NDArray[np.int64] = cumulative[size_px:] - cumulative[:-size_px]
+    return sums
+
+
+def _emit_sample(
+    writer: SampleWriter,
+    folder: Path,
+    sample_id: str,
+    strips: tuple[npt.NDArray[np.int16], ...],
+    col: int,
+    size_px: int,
     transform: Affine,
     tags: dict[str, str],
-) -> None:
-    """Write a sample as int16 with per-band scale/offset (see :mod:`sen_preproc.dataset`):
-    S1 dB to 0.01 dB, S2 reflectance x 10 000 exactly, ``valid`` exactly; half the bytes of
-    float32, uncompressed so reading back is a plain copy."""
-    encoded, scales, offsets = encode_sample(data, names)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=data.shape[2],
-        height=data.shape[1],
-        count=data.shape[0],
-        dtype="int16",
-        crs=crs,
-        transform=transform,
-        nodata=SAMPLE_NODATA,
-        interleave="band",
-    ) as ds:
-        ds.write(encoded)
-        ds.scales = scales
-        ds.offsets = offsets
-        for i, name in enumerate(names, start=1):
-            ds.set_band_description(i, name)
-        ds.update_tags(**tags)
+    names: list[str],
+    train: bool,
+    jpg: bool,
+) -> BandStats | None:
+    """Cut one sample out of the int16 strips, write it (and its JPGs); returns its training
+    statistics (None outside the training split). Runs in a writer thread."""
+    stored = np.concatenate([s[:, :, col : col + size_px] for s in strips])
+    writer.write(folder / "samples" / f"{sample_id}.tif", stored, transform, tags)
+    if jpg:
+        _write_jpgs(folder / "jpg", sample_id, decode_sample(stored, *band_coding(names)), names)
+    return BandStats.of(stored) if train else None
 
 
 def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = None) -> Path:
@@ -346,51 +430,62 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
     (tmp / "samples").mkdir(parents=True)
     if config.jpg:
         (tmp / "jpg").mkdir()
-    layer_names = [n for n in ref.names]
+    layer_names = list(ref.names)
     multi_names = [f"{p.date_label}_{n}" for p in (ref, targets[0]) for n in layer_names]
     stats_multi = BandStats.empty(len(multi_names))
     stats_mono = BandStats.empty(len(layer_names))
     rows_manifest: list[dict[str, Any]] = []
     bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
-    # a small GDAL block cache: strips are read once (StripReader), caching them again in GDAL
-    # would only add up to 5 % of the machine's RAM to the peak memory
-    env = rasterio.Env(GDAL_CACHEMAX=128)
+    by_row: dict[int, list[Patch]] = {}
+    for patch in patches:
+        by_row.setdefault(patch.row, []).append(patch)
+    counts = {"kept": 0, "skipped_invalid": 0, "dropped_boundary": 0}
+    size = config.size_px
+    area = float(size * size)
+    # tiles are read exactly once (BlockReader): GDAL's cache need not hold any
+    env = rasterio.Env(GDAL_CACHEMAX=64)
     env.__enter__()
     datasets = {p.path: rasterio.open(p.path) for p in (ref, *targets)}
-    counts = {"kept": 0, "skipped_invalid": 0, "dropped_boundary": 0}
-    # GDAL releases the GIL while writing: two writer threads overlap I/O with cutting
-    pool = ThreadPoolExecutor(max_workers=2)
-    pending: list[Future[None]] = []
-    reader = StripReader(datasets, offsets, grid.width, config.size_px, config.stride_px)
+    reader = BlockReader(datasets, offsets, grid.width, size, ref)
+    writers = {
+        "multi": SampleWriter(grid.crs, multi_names, *band_coding(multi_names)),
+        "mono": SampleWriter(grid.crs, layer_names, *band_coding(layer_names)),
+    }
+    # two writer threads: tifffile and numpy release the GIL while copying and writing
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="senprep-write")
+    in_flight: deque[list[tuple[str, Future[BandStats | None]]]] = deque()
+
+    def drain(keep_rows: int) -> None:
+        """Wait for all but the last ``keep_rows`` rows of samples (bounded memory) and merge
+        their training statistics in order, so the result does not depend on timing."""
+        while len(in_flight) > keep_rows:
+            for kind, future in in_flight.popleft():
+                part = future.result()
+                if part is not None:
+                    (stats_multi if kind == "multi" else stats_mono).merge(part)
+
     try:
-        by_row: dict[int, list[Patch]] = {}
-        for patch in patches:
-            by_row.setdefault(patch.row, []).append(patch)
         for row, row_patches in bar(list(by_row.items()), desc="split", unit="row"):
-            for future in pending:  # bounded memory: at most one row of samples in flight
-                future.result()
-            pending = []
             strips = {p.path: reader.strip(p.path, row) for p in (ref, *targets)}
+            # invalid pixels per column of the strip: a patch's fraction is a window sum
+            mono_cols = {k: _window_sums(inv, size) for k, (_, inv) in strips.items()}
+            multi_cols = [
+                _window_sums(strips[ref.path][1] | strips[t.path][1], size) for t in targets
+            ]
+            row_jobs: list[tuple[str, Future[BandStats | None]]] = []
             for patch in row_patches:
                 split = assign_split(patch, grid.height, grid.width, spec)
                 if split is None:
                     counts["dropped_boundary"] += 1
                     continue
-                transform = (
-                    grid.transform
-                    @ Affine.translation(patch.col, 0)
-                    @ Affine.translation(0, patch.row)
-                )
+                col = patch.col
+                transform = grid.transform @ Affine.translation(col, row)
                 left, top = transform @ (0, 0)
-                right, bottom = transform @ (config.size_px, config.size_px)
-                cut = {
-                    k: v[:, :, patch.col : patch.col + config.size_px] for k, v in strips.items()
-                }
-                invalid = {k: _invalid_mask(v, ref) for k, v in cut.items()}
+                right, bottom = transform @ (size, size)
                 base = {
-                    "row": patch.row,
-                    "col": patch.col,
-                    "size": config.size_px,
+                    "row": row,
+                    "col": col,
+                    "size": size,
                     "split": split,
                     "minx": min(left, right),
                     "miny": min(top, bottom),
@@ -399,36 +494,34 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
                     "crs": grid.crs.to_string(),
                 }
                 for t_index, target in enumerate(targets):
-                    frac = float((invalid[ref.path] | invalid[target.path]).mean())
+                    frac = float(multi_cols[t_index][col]) / area
                     if frac > config.max_invalid:
                         counts["skipped_invalid"] += 1
                         continue
-                    sid = f"r{patch.row:05d}_c{patch.col:05d}_t{t_index}"
-                    data = np.concatenate([cut[ref.path], cut[target.path]])
-                    names = [f"{ref.date_label}_{n}" for n in layer_names] + [
-                        f"{target.date_label}_{n}" for n in layer_names
-                    ]
+                    sid = f"r{row:05d}_c{col:05d}_t{t_index}"
                     rel = f"samples/{sid}.tif"
-                    pending.append(
-                        pool.submit(
-                            _write_sample,
-                            tmp / rel,
-                            data,
-                            names,
-                            grid.crs,
-                            transform,
-                            {
-                                "SPLIT": split,
-                                "DATE_I": ref.date,
-                                "DATE_II": target.date,
-                                "KIND": "multi",
-                            },
-                        )
+                    tags = {
+                        "SPLIT": split,
+                        "DATE_I": ref.date,
+                        "DATE_II": target.date,
+                        "KIND": "multi",
+                    }
+                    parts = (strips[ref.path][0], strips[target.path][0])
+                    job = pool.submit(
+                        _emit_sample,
+                        writers["multi"],
+                        tmp,
+                        sid,
+                        parts,
+                        col,
+                        size,
+                        transform,
+                        tags,
+                        multi_names,
+                        split == "train",
+                        config.jpg,
                     )
-                    if split == "train":
-                        stats_multi.add(data)
-                    if config.jpg:
-                        _write_jpgs(tmp / "jpg", sid, data, names)
+                    row_jobs.append(("multi", job))
                     rows_manifest.append(
                         base
                         | {
@@ -445,25 +538,27 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
                     counts["kept"] += 1
                 if config.mono:
                     for p in (ref, *targets):
-                        frac = float(invalid[p.path].mean())
+                        frac = float(mono_cols[p.path][col]) / area
                         if frac > config.max_invalid:
                             counts["skipped_invalid"] += 1
                             continue
-                        sid = f"r{patch.row:05d}_c{patch.col:05d}_mono{p.date_label}"
+                        sid = f"r{row:05d}_c{col:05d}_mono{p.date_label}"
                         rel = f"samples/{sid}.tif"
-                        pending.append(
-                            pool.submit(
-                                _write_sample,
-                                tmp / rel,
-                                cut[p.path],
-                                layer_names,
-                                grid.crs,
-                                transform,
-                                {"SPLIT": split, "DATE": p.date, "KIND": "mono"},
-                            )
+                        job = pool.submit(
+                            _emit_sample,
+                            writers["mono"],
+                            tmp,
+                            sid,
+                            (strips[p.path][0],),
+                            col,
+                            size,
+                            transform,
+                            {"SPLIT": split, "DATE": p.date, "KIND": "mono"},
+                            layer_names,
+                            split == "train",
+                            False,
                         )
-                        if split == "train":
-                            stats_mono.add(cut[p.path])
+                        row_jobs.append(("mono", job))
                         rows_manifest.append(
                             base
                             | {
@@ -478,14 +573,16 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
                             }
                         )
                         counts["kept"] += 1
-        for future in pending:
-            future.result()
+            in_flight.append(row_jobs)
+            drain(keep_rows=1)  # writing row r overlaps reading and cutting row r + 1
+        drain(keep_rows=0)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         pool.shutdown(wait=True)
+        reader.close()
         for ds in datasets.values():
             ds.close()
         env.__exit__(None, None, None)
@@ -566,12 +663,15 @@ def build_dataset(config: SplitConfig, progress: Callable[..., Any] | None = Non
     return config.out
 
 
-def _invalid_mask(data: npt.NDArray[np.float32], layout: PairImage) -> npt.NDArray[np.bool_]:
-    """Pixels with NaN in any S1/S2 band, or valid == 0."""
+def _invalid_mask(stored: npt.NDArray[np.int16], layout: PairImage) -> npt.NDArray[np.bool_]:
+    """Pixels with no data in any S1/S2 band, or ``valid != 1`` (int16 bands, see
+    :func:`sen_preproc.dataset.encode_block`)."""
     bands = layout.s1_index + layout.s2_index
-    invalid: npt.NDArray[np.bool_] = np.any(~np.isfinite(data[bands]), axis=0)
+    invalid: npt.NDArray[np.bool_] = stored[bands[0]] == SAMPLE_NODATA
+    for band in bands[1:]:
+        invalid |= stored[band] == SAMPLE_NODATA
     if layout.valid_index is not None:
-        invalid |= data[layout.valid_index] != 1
+        invalid |= stored[layout.valid_index] != 1
     return invalid
 
 

@@ -13,9 +13,17 @@ from affine import Affine
 from click.testing import CliRunner
 
 from sen_preproc.cli.main import cli
-from sen_preproc.dataset import PatchDataset, encode_sample, read_sample
+from sen_preproc.dataset import (
+    SAMPLE_NODATA,
+    PatchDataset,
+    SampleWriter,
+    band_coding,
+    encode_block,
+    encode_sample,
+    read_sample,
+)
 from sen_preproc.errors import GeometryError, OptionError, ProductError
-from sen_preproc.split import SplitConfig, build_dataset
+from sen_preproc.split import BlockReader, SplitConfig, build_dataset, common_grid, open_pair
 from sen_preproc.tiling import Patch, SplitSpec, assign_split, parse_split, patch_count, patch_grid
 
 NAMES = ("VV", "VH", "B2", "B3", "B4", "B8", "valid")
@@ -75,6 +83,7 @@ def write_pair(
     date: str,
     cloud: tuple[int, int, int, int] | None = None,
     x0: float = 300000.0,
+    tile_px: int | None = None,
 ) -> Path:
     rng = np.random.default_rng(seed)
     data = np.empty((len(NAMES), height, width), np.float32)
@@ -97,6 +106,7 @@ def write_pair(
         crs="EPSG:32633",
         transform=Affine(10, 0, x0, 0, -10, 4650000.0),
         nodata=np.nan,
+        **({"tiled": True, "blockxsize": tile_px, "blockysize": tile_px} if tile_px else {}),
     ) as ds:
         ds.write(data)
         for i, name in enumerate(NAMES, start=1):
@@ -283,6 +293,152 @@ def test_reader_returns_every_training_sample(tmp_path: Path) -> None:
     arrays = [dataset[i]["s2_II"] for i in range(len(dataset))]
     assert len(arrays) == 25  # split rows:1,0,0 -> every one of the 5 x 5 positions is train
     assert all(a.shape == (4, 32, 32) for a in arrays)
+
+
+def test_encode_block_matches_formula_across_chunks() -> None:
+    """Chunked in-place encoding == the formula on the whole array (1.4 M values > 1 chunk)."""
+    rng = np.random.default_rng(7)
+    data = np.empty((3, 700, 1000), np.float32)
+    data[0] = rng.normal(-12, 6, data.shape[1:])
+    data[1] = rng.integers(0, 65536, data.shape[1:])
+    data[2] = rng.integers(0, 2, data.shape[1:])
+    data[0, 5, 7] = -400.0  # beyond the int16 range at 0.01 dB: clipped, not wrapped
+    data[0, 699, 999] = 400.0
+    data[:, 300, 123] = np.nan
+    scales, offsets = (0.01, 1.0, 1.0), (0.0, 32768.0, 0.0)
+    got = encode_block(data, scales, offsets)
+    with np.errstate(invalid="ignore"):
+        raw = np.round(
+            (data.astype(np.float64) - np.array(offsets)[:, None, None])
+            / np.array(scales)[:, None, None]
+        )
+    expected = np.where(np.isnan(raw), SAMPLE_NODATA, np.clip(raw, -32767, 32767))
+    np.testing.assert_array_equal(got[1:], expected[1:].astype(np.int16))  # S2, valid: exact
+    # S1 in float32 arithmetic: at most 0.005 dB (+ float32 rounding) from the true value
+    inside = np.isfinite(data[0]) & (np.abs(data[0]) < 327)
+    decoded = got[0].astype(np.float64) * 0.01
+    assert np.abs(decoded - data[0])[inside].max() <= 0.005 + 1e-5
+    assert np.abs(got[0].astype(np.int64) - expected[0]).max() <= 1
+    assert got[0, 5, 7] == -32767 and got[0, 699, 999] == 32767 and got[1, 300, 123] == -32768
+
+
+@pytest.mark.parametrize(
+    "crs, transform",
+    [
+        ("EPSG:32633", Affine(10, 0, 300000, 0, -10, 4650000)),
+        ("EPSG:4326", Affine(0.0001, 0, 12.5, 0, -0.0001, 42.0)),
+        ("EPSG:3035", Affine(20, 0, 4321000, 0, -20, 3210000)),
+        ("EPSG:32633", Affine(10, 2, 300000, 2, -10, 4650000)),  # rotated: full matrix tag
+    ],
+)
+def test_sample_writer_is_read_by_gdal_like_its_own(
+    tmp_path: Path, crs: str, transform: Affine
+) -> None:
+    """A sample written by SampleWriter (tifffile + GDAL's keys) reads in rasterio exactly like
+    the same sample written by rasterio itself."""
+    names = ["I_VV", "I_B2", "I_valid"]
+    scales, offsets = band_coding(names)
+    stored = np.random.default_rng(1).integers(-32768, 32767, (3, 24, 32)).astype(np.int16)
+    tags = {"SPLIT": "train", "DATE_I": "a<b & \"c\" 'd' $x", "KIND": "multi"}
+    SampleWriter(rasterio.crs.CRS.from_string(crs), names, scales, offsets).write(
+        tmp_path / "fast.tif", stored, transform, tags
+    )
+    with rasterio.open(
+        tmp_path / "gdal.tif",
+        "w",
+        driver="GTiff",
+        width=32,
+        height=24,
+        count=3,
+        dtype="int16",
+        crs=crs,
+        transform=transform,
+        nodata=SAMPLE_NODATA,
+    ) as ds:
+        ds.write(stored)
+        ds.scales, ds.offsets = scales, offsets
+        ds.descriptions = tuple(names)
+        ds.update_tags(**tags)
+    with rasterio.open(tmp_path / "fast.tif") as fast, rasterio.open(tmp_path / "gdal.tif") as ref:
+        assert fast.crs == ref.crs and fast.crs.to_epsg() == ref.crs.to_epsg()
+        assert fast.transform.almost_equals(ref.transform, precision=1e-12)
+        assert fast.descriptions == ref.descriptions == tuple(names)
+        assert fast.scales == ref.scales and fast.offsets == ref.offsets
+        assert fast.nodata == ref.nodata == SAMPLE_NODATA
+        assert {k: fast.tags()[k] for k in tags} == tags
+        assert fast.tags()["AREA_OR_POINT"] == ref.tags()["AREA_OR_POINT"] == "Area"
+        np.testing.assert_array_equal(fast.read(), ref.read())
+    np.testing.assert_array_equal(
+        read_sample(tmp_path / "fast.tif"), read_sample(tmp_path / "gdal.tif")
+    )
+
+
+@pytest.mark.parametrize("tile_px", [None, 16, 48])
+def test_block_reader_strips_equal_direct_reads(tmp_path: Path, tile_px: int | None) -> None:
+    """Strips assembled from int16 blocks (tile-aligned, read ahead) == encoding a direct window
+    read, for every stride row, with the common grid offset inside the second pair."""
+    ref = write_pair(tmp_path / "I.tif", 150, 90, 1, "a", tile_px=tile_px)
+    tgt = write_pair(tmp_path / "II.tif", 153, 97, 2, "b", x0=299950.0, tile_px=tile_px)
+    pairs = [open_pair(ref, "I"), open_pair(tgt, "II")]
+    grid, offsets = common_grid(pairs)
+    assert offsets[tgt] == (0, 5) and (grid.width, grid.height) == (90, 150)
+    scales, offs = band_coding(list(NAMES))
+    with rasterio.open(ref) as a, rasterio.open(tgt) as b:
+        datasets = {ref: a, tgt: b}
+        reader = BlockReader(datasets, offsets, grid.width, 32, pairs[0])
+        try:
+            for row in range(0, 150 - 32 + 1, 16):
+                for path, ds in datasets.items():
+                    r0, c0 = offsets[path]
+                    stored, invalid = reader.strip(path, row)
+                    direct = ds.read(window=rasterio.windows.Window(c0, r0 + row, 90, 32))
+                    np.testing.assert_array_equal(stored, encode_block(direct, scales, offs))
+                    assert not invalid.any()
+        finally:
+            reader.close()
+
+
+def test_training_statistics_exact(tmp_path: Path) -> None:
+    """stats.json == statistics over the pixels of every training sample (overlaps counted as
+    the model sees them), nodata excluded, in physical units."""
+    ref = write_pair(tmp_path / "I.tif", 128, 96, 1, "a", cloud=(0, 0, 20, 20), tile_px=32)
+    tgt = write_pair(tmp_path / "II.tif", 128, 96, 2, "b", tile_px=32)
+    with rasterio.open(ref, "r+") as ds:  # a hole of no data in S1
+        vv = ds.read(1)
+        vv[40:44, 50:60] = np.nan
+        ds.write(vv, 1)
+    out = build_dataset(
+        SplitConfig(
+            ref=ref,
+            targets=(tgt,),
+            out=tmp_path / "ds",
+            size_px=32,
+            stride_px=16,
+            split="rows:0.75,0.25,0",
+            max_invalid=0.5,
+            mono=True,
+            quiet=True,
+        )
+    )
+    info = json.loads((out / "stats.json").read_text())
+    for kind in ("multi", "mono"):
+        samples = np.stack(
+            [read_sample(out / r["path"]) for r in PatchDataset(out, "train", kind).records]
+        ).astype(np.float64)
+        names = list(info["train_stats"][kind])
+        assert len(names) == samples.shape[1]
+        for i, name in enumerate(names):
+            values = samples[:, i][np.isfinite(samples[:, i])]
+            got = info["train_stats"][kind][name]
+            assert got["count"] == values.size
+            assert got["mean"] == pytest.approx(values.mean(), rel=1e-6, abs=1e-6)
+            assert got["std"] == pytest.approx(values.std(), rel=1e-5, abs=1e-6)
+            assert got["min"] == pytest.approx(values.min(), abs=1e-4)
+            assert got["max"] == pytest.approx(values.max(), abs=1e-4)
+    assert (
+        info["train_stats"]["multi"]["I_VV"]["count"]
+        < info["train_stats"]["multi"]["II_VV"]["count"]
+    )  # the NaN hole is excluded
 
 
 @pytest.mark.shared
