@@ -41,7 +41,11 @@ from sen_preproc.testing.s2_factory import S2ProductSpec, write_s2_product
 def senprep(*args: str) -> float:
     """Run a senprep command as a user would; returns its wall time (s)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sen_preproc", *args, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "sen_preproc", *args, "--quiet"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 

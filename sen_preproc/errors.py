@@ -52,3 +52,16 @@ class GptError(SnapError, RuntimeError):
 
 class GptTimeoutError(GptError, TimeoutError):
     """gpt ran longer than ``--timeout``."""
+
+
+class GptMemoryError(GptError):
+    """gpt ran out of Java heap or was killed (SIGKILL, usually the system's OOM killer)."""
+
+
+class GptOrbitError(GptError):
+    """gpt's Apply-Orbit-File found no orbit file (offline, or none placed in SNAP's auxdata)."""
+
+
+class GptOutputError(GptError):
+    """gpt exited 0 but its output is unusable: AOI without intersection, missing, empty,
+    0×0 or constant."""

@@ -188,7 +188,7 @@ def crop_to_overlap(
     return grid.window_grid(Window(col0, row0, col1 - col0, row1 - row0)), fraction
 
 
-def _read_on_grid(
+def read_on_grid(
     info: RasterInfo, band: int, grid: RasterGrid, *, to_linear: bool, categorical: bool
 ) -> npt.NDArray[np.float32]:
     """Band ``band`` of ``info`` on ``grid`` as float32 (NaN = nodata).
@@ -200,7 +200,7 @@ def _read_on_grid(
     fill = 0.0 if categorical else np.nan
     out = np.full((grid.height, grid.width), fill, dtype=np.float32)
     with rasterio.open(info.path) as ds:
-        nodata = None if categorical else ds.nodata
+        nodata = None if categorical else (info.nodata if info.nodata is not None else ds.nodata)
         inv = ~ds.transform
         col, row = inv @ (grid.transform.c, grid.transform.f)
         aligned = (
@@ -310,10 +310,10 @@ def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) 
         for window in bar(list(grid.blocks(config.block_px)), desc="pair", unit="block"):
             block = grid.window_grid(window)
             layers = [
-                _read_on_grid(s1, i, block, to_linear=s1_db, categorical=False) for i, _ in s1_bands
+                read_on_grid(s1, i, block, to_linear=s1_db, categorical=False) for i, _ in s1_bands
             ]
             layers += [
-                _read_on_grid(s2, i, block, to_linear=False, categorical=name == "valid")
+                read_on_grid(s2, i, block, to_linear=False, categorical=name == "valid")
                 for i, name in s2_bands
             ]
             writer.write(window, np.stack(layers))

@@ -16,6 +16,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -343,3 +344,151 @@ def iter_row_strips(rows: int, strip_rows: int) -> Iterator[tuple[int, int]]:
     """(start, stop) row ranges of at most ``strip_rows`` rows."""
     for start in range(0, rows, strip_rows):
         yield start, min(start + strip_rows, rows)
+
+
+@dataclass(frozen=True)
+class RasterSummary:
+    """Size and a cheap content check of a raster (see :func:`raster_summary`).
+
+    Attributes
+    ----------
+    width, height, count : int
+        Pixels and bands.
+    all_nodata : bool
+        No valid pixel (nodata, masked or non-finite) in any band.
+    constant : bool
+        Every valid pixel of every band has the same value (also True when ``all_nodata``).
+    value : float or None
+        That single value when ``constant`` and not ``all_nodata``.
+    """
+
+    width: int
+    height: int
+    count: int
+    all_nodata: bool
+    constant: bool
+    value: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True for a 0×0 (or band-less) raster."""
+        return self.width == 0 or self.height == 0 or self.count == 0
+
+
+def _value_range(data: np.ma.MaskedArray[Any, Any]) -> tuple[float, float] | None:
+    """(min, max) of the valid, finite values of ``data``, or None when there are none."""
+    values = np.ma.filled(data.astype(np.float64), np.nan)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    return float(finite.min()), float(finite.max())
+
+
+def raster_summary(path: str | Path, *, max_size: int = 512) -> RasterSummary:
+    """Size of a raster and whether it holds any information (valid, non-constant pixels).
+
+    Reads a decimated view (at most ``max_size`` pixels on the longer side; GDAL uses the
+    overviews when the file has some), so the check is cheap on big files. Only when that view
+    looks all-nodata or constant is the file scanned block by block, so a small valid area
+    missed by the decimation is not reported as empty.
+
+    Parameters
+    ----------
+    path : path-like
+        Any GDAL-readable raster (GeoTIFF, an ENVI ``.img`` of a BEAM-DIMAP ``.data`` folder...).
+    max_size : int
+        Longer side of the decimated view.
+
+    Raises
+    ------
+    MissingDataError
+        When the file cannot be opened (missing, empty, not a raster).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                width, height, count = src.width, src.height, src.count
+                if width == 0 or height == 0 or count == 0:
+                    return RasterSummary(width, height, count, all_nodata=True, constant=True)
+                scale = max(1, -(-max(width, height) // max_size))
+                shape = (count, -(-height // scale), -(-width // scale))
+                span = _value_range(src.read(out_shape=shape, masked=True))
+                if scale > 1 and (span is None or span[0] == span[1]):
+                    span = _scan_blocks(src, span)
+    except RasterioIOError as err:
+        raise MissingDataError(
+            f"{path}: cannot open the raster ({err}); the file is missing, empty or not a raster"
+        ) from err
+    if span is None:
+        return RasterSummary(width, height, count, all_nodata=True, constant=True)
+    constant = span[0] == span[1]
+    return RasterSummary(
+        width,
+        height,
+        count,
+        all_nodata=False,
+        constant=constant,
+        value=span[0] if constant else None,
+    )
+
+
+def _scan_blocks(src: Any, span: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Full-resolution (min, max) by blocks, stopping as soon as two values differ."""
+    lo, hi = span if span is not None else (np.inf, -np.inf)
+    for _, window in src.block_windows(1):
+        block = _value_range(src.read(window=window, masked=True))
+        if block is None:
+            continue
+        lo, hi = min(lo, block[0]), max(hi, block[1])
+        if lo != hi:
+            break
+    return None if lo > hi else (float(lo), float(hi))
+
+
+BEAM_METADATA_TAG = 65000  # SNAP's GeoTIFF writers store the product's DIMAP header here
+
+
+def read_band_names(path: str | Path) -> tuple[str, ...]:
+    """Band names of a raster: SNAP's own (the DIMAP header SNAP's GeoTIFF writers embed in TIFF
+    tag 65000, ``Spectral_Band_Info/BAND_NAME`` by ``BAND_INDEX``), else GDAL's band
+    descriptions (``""`` where a band has none).
+
+    Raises
+    ------
+    MissingDataError
+        When the file cannot be opened.
+    """
+    import xml.etree.ElementTree as ET
+
+    import tifffile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                descriptions = tuple(d or "" for d in src.descriptions)
+    except RasterioIOError as err:
+        raise MissingDataError(f"{path}: cannot open the raster ({err}); check the file") from err
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tag = tif.pages[0].tags.get(BEAM_METADATA_TAG)  # type: ignore[union-attr]
+            header = tag.value if tag is not None else None
+    except (OSError, ValueError, tifffile.TiffFileError):
+        header = None
+    if isinstance(header, bytes):
+        header = header.decode("utf-8", errors="replace")
+    if not isinstance(header, str) or "Spectral_Band_Info" not in header:
+        return descriptions
+    try:
+        root = ET.fromstring(header.strip().strip("\x00"))
+    except ET.ParseError:
+        return descriptions
+    names: dict[int, str] = {}
+    for info in root.iter("Spectral_Band_Info"):
+        index, name = info.findtext("BAND_INDEX"), info.findtext("BAND_NAME")
+        if index is not None and index.strip().isdigit() and name:
+            names[int(index)] = name.strip()
+    if len(names) != len(descriptions):
+        return descriptions
+    return tuple(names[i] for i in sorted(names))

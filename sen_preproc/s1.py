@@ -580,6 +580,20 @@ def _run_terrain_correction(
         writer.write(block, out)
 
 
+def product_tags(product: S1Product) -> dict[str, str]:
+    """Output tags describing the source product (both engines)."""
+    return {
+        "SOURCE_PRODUCT": product.product_id,
+        "MISSION": product.mission,
+        "ACQUISITION_START": str(product.start_time) + "Z",
+        "ACQUISITION_STOP": str(product.stop_time) + "Z",
+        "ORBIT_DIRECTION": product.pass_direction,
+        "ABSOLUTE_ORBIT": str(product.absolute_orbit),
+        "RELATIVE_ORBIT": str(product.relative_orbit),
+        "IPF_VERSION": product.ipf_version,
+    }
+
+
 def _tags(
     config: S1Config,
     product: S1Product,
@@ -615,15 +629,7 @@ def _tags(
         steps.append({"step": "linear-to-db"})
     if config.aoi:
         steps.append({"step": "crop", "aoi": config.aoi})
-    tags = {
-        "SOURCE_PRODUCT": product.product_id,
-        "MISSION": product.mission,
-        "ACQUISITION_START": str(product.start_time) + "Z",
-        "ACQUISITION_STOP": str(product.stop_time) + "Z",
-        "ORBIT_DIRECTION": product.pass_direction,
-        "ABSOLUTE_ORBIT": str(product.absolute_orbit),
-        "RELATIVE_ORBIT": str(product.relative_orbit),
-        "IPF_VERSION": product.ipf_version,
+    tags = product_tags(product) | {
         "CALIBRATION": config.calibration,
         "SCALE": config.scale,
         "ENGINE": "python",

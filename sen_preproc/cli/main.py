@@ -16,10 +16,14 @@ from sen_preproc.cli.options import (
     aoi_opt,
     common_output_options,
     crs_opt,
+    engine_opt,
     grid_options,
     like_opt,
     overwrite_opt,
     quiet_opt,
+    s1_options,
+    s2_options,
+    snap_options,
     verbose_opt,
 )
 from sen_preproc.errors import SenPrepError
@@ -57,184 +61,88 @@ def cli() -> None:
     """Sentinel-1 / Sentinel-2 preprocessing for SAR-optical fusion (MCcGAN)."""
 
 
-def _split_pols(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    pols = tuple(p.strip().upper() for p in value.replace(" ", ",").split(",") if p.strip())
-    bad = [p for p in pols if p not in ("VV", "VH", "HH", "HV")]
-    if bad:
-        raise click.BadParameter(f"unknown polarisation {', '.join(bad)}; use VV, VH, HH or HV")
-    return pols
+def _snap_config(options: dict[str, Any]) -> Any:
+    """Pop the SNAP options out of ``options`` into a SnapOptions."""
+    from sen_preproc.snap.engine import SnapOptions
+
+    names = ("gpt", "snap_version", "cache_size", "parallelism", "timeout_s", "split_graph")
+    return SnapOptions(**{name: options.pop(name) for name in names})
+
+
+def _s1_config(
+    product: Path, out: Path | None, overwrite: bool, quiet: bool, options: dict[str, Any]
+) -> Any:
+    from sen_preproc.s1 import S1Config
+
+    no_geoid = options.pop("no_geoid")
+    return S1Config(
+        product=product, out=out, overwrite=overwrite, quiet=quiet, geoid=not no_geoid, **options
+    )
 
 
 @cli.command("s1")
 @click.argument("product", type=click.Path(path_type=Path))
-@click.option(
-    "--pol",
-    "polarisations",
-    callback=_split_pols,
-    default=None,
-    metavar="VV,VH",
-    help="Polarisations to process (default: all in the product).",
-)
-@click.option(
-    "--border-noise/--no-border-noise",
-    default=False,
-    show_default=True,
-    help="Remove GRD border noise (useful for IPF < 2.9 products).",
-)
-@click.option(
-    "--thermal-noise/--no-thermal-noise",
-    default=True,
-    show_default=True,
-    help="Thermal noise removal (range x azimuth noise LUTs).",
-)
-@click.option(
-    "--orbit-file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Precise/restituted orbit file (.EOF, plain or zipped) replacing the annotation orbit.",
-)
-@click.option(
-    "--calibration",
-    type=click.Choice(["sigma0", "beta0", "gamma0"]),
-    default="sigma0",
-    show_default=True,
-    help="Radiometric calibration target.",
-)
-@click.option(
-    "--speckle",
-    type=click.Choice(
-        ["lee", "refined-lee", "lee-sigma", "frost", "gamma-map", "boxcar", "median", "none"]
-    ),
-    default="lee-sigma",
-    show_default=True,
-    help="Speckle filter (lee-sigma is SNAP's default).",
-)
-@click.option(
-    "--window",
-    "window_px",
-    type=int,
-    default=7,
-    show_default=True,
-    help="Speckle filter window size in pixels (odd).",
-)
-@click.option(
-    "--dem",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="DEM GeoTIFF (any CRS). Without it the image is geocoded on the ellipsoid.",
-)
-@click.option(
-    "--dem-datum",
-    type=click.Choice(["auto", "egm96", "egm2008", "ellipsoid"]),
-    default="auto",
-    show_default=True,
-    help="Vertical datum of the DEM heights (auto: from its CRS, else EGM96).",
-)
-@click.option(
-    "--no-geoid",
-    is_flag=True,
-    default=False,
-    help="Use the DEM heights as ellipsoidal heights (when PROJ's geoid grid is missing).",
-)
-@click.option(
-    "--scale",
-    type=click.Choice(["db", "linear"]),
-    default="db",
-    show_default=True,
-    help="Output scale.",
-)
+@s1_options
 @grid_options
+@engine_opt
+@snap_options
 @common_output_options
 @handle_errors
 def s1_command(
-    product: Path, out: Path | None, overwrite: bool, quiet: bool, verbose: int, **options: Any
+    product: Path,
+    out: Path | None,
+    overwrite: bool,
+    quiet: bool,
+    verbose: int,
+    engine: str,
+    **options: Any,
 ) -> None:
     """Preprocess a Sentinel-1 GRD PRODUCT (.zip, .SAFE folder or manifest.safe) into a
     terrain-corrected, calibrated GeoTIFF (one band per polarisation)."""
-    from sen_preproc.s1 import S1Config, process_s1
+    from sen_preproc.s1 import process_s1
+    from sen_preproc.snap.engine import choose_engine, process_s1_snap
 
     _setup_logging(verbose, quiet)
-    no_geoid = options.pop("no_geoid")
-    config = S1Config(
-        product=product, out=out, overwrite=overwrite, quiet=quiet, geoid=not no_geoid, **options
-    )
-    path = process_s1(config)
+    snap = _snap_config(options)
+    config = _s1_config(product, out, overwrite, quiet, options)
+    if choose_engine(engine, snap) == "snap":
+        path = process_s1_snap(config, snap)
+    else:
+        path = process_s1(config)
     click.echo(str(path))
-
-
-def _parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    from sen_preproc.s2 import parse_bands
-
-    try:
-        return parse_bands(value)
-    except SenPrepError as err:
-        raise click.BadParameter(str(err)) from err
-
-
-def _parse_classes(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError as err:
-        raise click.BadParameter(f"{value!r}: give SCL class numbers like 0,1,3,8,9,10") from err
 
 
 @cli.command("s2")
 @click.argument("product", type=click.Path(path_type=Path))
-@click.option(
-    "--bands",
-    callback=_parse_band_option,
-    default="B2,B3,B4,B8",
-    show_default=True,
-    help="Bands to keep, e.g. B2,B3,B4,B8; 'rgb' (B4,B3,B2) and 'rgbn' (B2,B3,B4,B8) are the paper's sets.",
-)
-@click.option(
-    "--resolution",
-    "resolution_m",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Output resolution in metres (20/60 m bands: bilinear upsampling; finer bands: averaging).",
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(["uint16", "float32"]),
-    default="uint16",
-    show_default=True,
-    help="uint16 = reflectance x 10000 (nodata 0); float32 = reflectance (nodata NaN).",
-)
-@click.option(
-    "--invalid-classes",
-    "invalid_scl",
-    callback=_parse_classes,
-    default="0,1,3,8,9,10",
-    show_default=True,
-    help="SCL classes marked invalid in the 'valid' band.",
-)
-@click.option(
-    "--atmcor",
-    type=click.Choice(["none", "sen2cor"]),
-    default="none",
-    show_default=True,
-    help="For L1C input: run Sen2Cor (L2A_Process on PATH) first.",
-)
+@s2_options
 @crs_opt
 @like_opt
 @aoi_opt
+@engine_opt
+@snap_options
 @common_output_options
 @handle_errors
 def s2_command(
-    product: Path, out: Path | None, overwrite: bool, quiet: bool, verbose: int, **options: Any
+    product: Path,
+    out: Path | None,
+    overwrite: bool,
+    quiet: bool,
+    verbose: int,
+    engine: str,
+    **options: Any,
 ) -> None:
     """Preprocess a Sentinel-2 PRODUCT (L2A/L1C SAFE zip or folder, a folder of band GeoTIFFs or a
     multi-band GeoTIFF) into a reflectance GeoTIFF with a 'valid' (cloud-free) band."""
     from sen_preproc.s2 import S2Config, process_s2
+    from sen_preproc.snap.engine import choose_engine, process_s2_snap
 
     _setup_logging(verbose, quiet)
-    path = process_s2(
-        S2Config(product=product, out=out, overwrite=overwrite, quiet=quiet, **options)
-    )
+    snap = _snap_config(options)
+    config = S2Config(product=product, out=out, overwrite=overwrite, quiet=quiet, **options)
+    if choose_engine(engine, snap) == "snap":
+        path = process_s2_snap(config, snap)
+    else:
+        path = process_s2(config)
     click.echo(str(path))
 
 
@@ -353,6 +261,186 @@ def split_command(
 
     counts = _json.loads((out / "stats.json").read_text())["counts"]
     click.echo(f"{out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@cli.group("graph")
+def graph_group() -> None:
+    """Write the concrete SNAP GPT graph for a product without running it (for SNAP Desktop's
+    Graph Builder or a cluster's own gpt)."""
+
+
+_graph_out_opt = click.option(
+    "--out", "-o", type=click.Path(path_type=Path), required=True, help="Graph XML file to write."
+)
+_target_opt = click.option(
+    "--target",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The GeoTIFF the graph's Write node writes (default: the name senprep would use).",
+)
+_version_opt = click.option(
+    "--snap-version",
+    default=None,
+    metavar="X.Y",
+    help="SNAP version to render for (default: the installed gpt's, else 10).",
+)
+_graph_gpt_opt = click.option(
+    "--gpt", type=click.Path(path_type=Path), default=None, help="gpt whose version to use."
+)
+
+
+def _graph_version(snap_version: str | None, gpt: Path | None) -> Any:
+    from sen_preproc.errors import GptNotFoundError
+    from sen_preproc.snap import gpt as gpt_runner
+    from sen_preproc.snap.engine import SnapOptions, snap_version_for
+
+    install = None
+    if snap_version is None:
+        try:
+            install = gpt_runner.find_gpt(gpt)
+        except GptNotFoundError:
+            install = None
+    return snap_version_for(SnapOptions(gpt=gpt, snap_version=snap_version), install)
+
+
+@graph_group.command("s1")
+@click.argument("product", type=click.Path(path_type=Path))
+@s1_options
+@grid_options
+@_graph_out_opt
+@_target_opt
+@_version_opt
+@_graph_gpt_opt
+@overwrite_opt
+@verbose_opt
+@handle_errors
+def graph_s1_command(
+    product: Path,
+    out: Path,
+    target: Path | None,
+    snap_version: str | None,
+    gpt: Path | None,
+    overwrite: bool,
+    verbose: int,
+    **options: Any,
+) -> None:
+    """The Sentinel-1 GRD graph for PRODUCT, with the options of `senprep s1`."""
+    from sen_preproc.s1 import default_output_name
+    from sen_preproc.safe import open_product
+    from sen_preproc.snap.engine import s1_graph_options, write_graph_file
+    from sen_preproc.snap.render import render_s1
+
+    _setup_logging(verbose, verbose == 0)
+    config = _s1_config(product, None, False, True, options)
+    target = target or Path.cwd() / default_output_name(open_product(product), config)
+    version = _graph_version(snap_version, gpt)
+    rendered = render_s1(s1_graph_options(config, target.resolve()), version)
+    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite)))
+
+
+@graph_group.command("s2")
+@click.argument("product", type=click.Path(path_type=Path))
+@s2_options
+@crs_opt
+@like_opt
+@aoi_opt
+@_graph_out_opt
+@_target_opt
+@_version_opt
+@_graph_gpt_opt
+@overwrite_opt
+@verbose_opt
+@handle_errors
+def graph_s2_command(
+    product: Path,
+    out: Path,
+    target: Path | None,
+    snap_version: str | None,
+    gpt: Path | None,
+    overwrite: bool,
+    verbose: int,
+    **options: Any,
+) -> None:
+    """The Sentinel-2 graph for PRODUCT (L2A; L1C with --atmcor sen2cor runs Sen2Cor)."""
+    from sen_preproc.s2 import S2Config, default_output_name
+    from sen_preproc.s2_product import open_s2
+    from sen_preproc.snap.engine import s2_graph_options, write_graph_file
+    from sen_preproc.snap.render import render_s2
+
+    _setup_logging(verbose, verbose == 0)
+    config = S2Config(product=product, quiet=True, **options)
+    config.validate()
+    s2 = open_s2(product)
+    level = "L1C" if s2.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
+    target = target or Path.cwd() / default_output_name(s2, config)
+    version = _graph_version(snap_version, gpt)
+    rendered = render_s2(s2_graph_options(config, target.resolve(), level), version)
+    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite)))
+
+
+@graph_group.command("collocate")
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Reference product (its grid is kept).",
+)
+@click.option(
+    "--secondary",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Product resampled onto the reference grid.",
+)
+@click.option(
+    "--resampling",
+    default="BILINEAR_INTERPOLATION",
+    show_default=True,
+    help="Collocate's resampling (NEAREST_NEIGHBOUR, BILINEAR_INTERPOLATION, CUBIC_CONVOLUTION, ...).",
+)
+@_graph_out_opt
+@_target_opt
+@_version_opt
+@_graph_gpt_opt
+@overwrite_opt
+@verbose_opt
+@handle_errors
+def graph_collocate_command(
+    reference: Path,
+    secondary: Path,
+    resampling: str,
+    out: Path,
+    target: Path | None,
+    snap_version: str | None,
+    gpt: Path | None,
+    overwrite: bool,
+    verbose: int,
+) -> None:
+    """S1/S2 collocation: the secondary resampled onto the reference grid (SNAP's Collocate)."""
+    from sen_preproc.snap.engine import write_graph_file
+    from sen_preproc.snap.render import CollocateOptions, render_collocate
+
+    _setup_logging(verbose, verbose == 0)
+    target = target or Path.cwd() / "collocated.tif"
+    version = _graph_version(snap_version, gpt)
+    options = CollocateOptions(
+        reference=reference.resolve(),
+        secondary=secondary.resolve(),
+        output=target.resolve(),
+        resampling=resampling,
+    )
+    click.echo(str(write_graph_file(render_collocate(options, version), out, overwrite=overwrite)))
+
+
+@cli.command("doctor")
+@click.option("--gpt", type=click.Path(path_type=Path), default=None, help="gpt to check.")
+def doctor_command(gpt: Path | None) -> None:
+    """Check the installation: SNAP/gpt, Java heap, auxdata, esa_snappy, Sen2Cor, PROJ grids, GPU.
+
+    Exits 0 even when optional parts are missing (the Python engine needs none of them)."""
+    from sen_preproc.doctor import format_report, run_checks
+
+    logging.basicConfig(level=logging.ERROR, force=True)
+    click.echo(format_report(run_checks(gpt=gpt)))
 
 
 def main() -> None:

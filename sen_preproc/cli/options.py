@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from sen_preproc.errors import SenPrepError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 out_opt = click.option(
@@ -65,3 +67,236 @@ def grid_options(func: F) -> F:
     for option in (aoi_opt, like_opt, pixel_size_opt, crs_opt):
         func = option(func)
     return func
+
+
+# --------------------------------------------------------------------- processing chains
+
+
+def _split_pols(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    pols = tuple(p.strip().upper() for p in value.replace(" ", ",").split(",") if p.strip())
+    bad = [p for p in pols if p not in ("VV", "VH", "HH", "HV")]
+    if bad:
+        raise click.BadParameter(f"unknown polarisation {', '.join(bad)}; use VV, VH, HH or HV")
+    return pols
+
+
+def _parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    from sen_preproc.s2 import parse_bands
+
+    try:
+        return parse_bands(value)
+    except SenPrepError as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def _parse_classes(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r}: give SCL class numbers like 0,1,3,8,9,10") from err
+
+
+def _stack(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+s1_options = _stack(
+    [
+        click.option(
+            "--pol",
+            "polarisations",
+            callback=_split_pols,
+            default=None,
+            metavar="VV,VH",
+            help="Polarisations to process (default: all in the product).",
+        ),
+        click.option(
+            "--border-noise/--no-border-noise",
+            default=False,
+            show_default=True,
+            help="Remove GRD border noise (useful for IPF < 2.9 products).",
+        ),
+        click.option(
+            "--thermal-noise/--no-thermal-noise",
+            default=True,
+            show_default=True,
+            help="Thermal noise removal (range x azimuth noise LUTs).",
+        ),
+        click.option(
+            "--orbit-file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Precise/restituted orbit file (.EOF, plain or zipped) replacing the annotation orbit.",
+        ),
+        click.option(
+            "--calibration",
+            type=click.Choice(["sigma0", "beta0", "gamma0"]),
+            default="sigma0",
+            show_default=True,
+            help="Radiometric calibration target.",
+        ),
+        click.option(
+            "--speckle",
+            type=click.Choice(
+                [
+                    "lee",
+                    "refined-lee",
+                    "lee-sigma",
+                    "frost",
+                    "gamma-map",
+                    "boxcar",
+                    "median",
+                    "none",
+                ]
+            ),
+            default="lee-sigma",
+            show_default=True,
+            help="Speckle filter (lee-sigma is SNAP's default).",
+        ),
+        click.option(
+            "--window",
+            "window_px",
+            type=int,
+            default=7,
+            show_default=True,
+            help="Speckle filter window size in pixels (odd).",
+        ),
+        click.option(
+            "--dem",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="DEM GeoTIFF (any CRS). Without it the image is geocoded on the ellipsoid.",
+        ),
+        click.option(
+            "--dem-datum",
+            type=click.Choice(["auto", "egm96", "egm2008", "ellipsoid"]),
+            default="auto",
+            show_default=True,
+            help="Vertical datum of the DEM heights (auto: from its CRS, else EGM96).",
+        ),
+        click.option(
+            "--no-geoid",
+            is_flag=True,
+            default=False,
+            help="Use the DEM heights as ellipsoidal heights (when PROJ's geoid grid is missing).",
+        ),
+        click.option(
+            "--scale",
+            type=click.Choice(["db", "linear"]),
+            default="db",
+            show_default=True,
+            help="Output scale.",
+        ),
+    ]
+)
+"""The Sentinel-1 chain's options (``senprep s1``, ``senprep graph s1``)."""
+
+s2_options = _stack(
+    [
+        click.option(
+            "--bands",
+            callback=_parse_band_option,
+            default="B2,B3,B4,B8",
+            show_default=True,
+            help="Bands to keep, e.g. B2,B3,B4,B8; 'rgb' (B4,B3,B2) and 'rgbn' (B2,B3,B4,B8) are the paper's sets.",
+        ),
+        click.option(
+            "--resolution",
+            "resolution_m",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="Output resolution in metres (20/60 m bands: bilinear upsampling; finer bands: averaging).",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(["uint16", "float32"]),
+            default="uint16",
+            show_default=True,
+            help="uint16 = reflectance x 10000 (nodata 0); float32 = reflectance (nodata NaN).",
+        ),
+        click.option(
+            "--invalid-classes",
+            "invalid_scl",
+            callback=_parse_classes,
+            default="0,1,3,8,9,10",
+            show_default=True,
+            help="SCL classes marked invalid in the 'valid' band.",
+        ),
+        click.option(
+            "--atmcor",
+            type=click.Choice(["none", "sen2cor"]),
+            default="none",
+            show_default=True,
+            help="For L1C input: run Sen2Cor (L2A_Process on PATH) first.",
+        ),
+    ]
+)
+"""The Sentinel-2 chain's options (``senprep s2``, ``senprep graph s2``)."""
+
+
+# --------------------------------------------------------------------- the SNAP engine
+
+engine_opt = click.option(
+    "--engine",
+    type=click.Choice(["auto", "python", "snap"]),
+    default="python",
+    show_default=True,
+    help="python: the built-in engine; snap: ESA SNAP's gpt with the graphs in graphs/; "
+    "auto: SNAP when a gpt is found, else python.",
+)
+
+_SNAP_OPTIONS: list[Callable[[F], F]] = [
+    click.option(
+        "--gpt",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="SNAP's gpt executable (default: $SENPREP_GPT, $SNAP_HOME/bin/gpt, PATH, the "
+        "usual install folders).",
+    ),
+    click.option(
+        "--snap-version",
+        default=None,
+        metavar="X.Y",
+        help="Render graphs for this SNAP version (default: detected from the installation).",
+    ),
+    click.option(
+        "--gpt-cache",
+        "cache_size",
+        default=None,
+        metavar="SIZE",
+        help="gpt tile cache (-c), e.g. 4G (default: ~65 %% of gpt's Java heap).",
+    ),
+    click.option(
+        "--gpt-threads",
+        "parallelism",
+        type=int,
+        default=None,
+        help="gpt parallelism (-q; default: the cores available).",
+    ),
+    click.option(
+        "--timeout",
+        "timeout_s",
+        type=float,
+        default=None,
+        help="Stop gpt after this many seconds.",
+    ),
+    click.option(
+        "--split-graph",
+        is_flag=True,
+        default=False,
+        help="Run the graph as several gpt calls with BEAM-DIMAP intermediates (less memory).",
+    ),
+]
+
+
+def snap_options(func: F) -> F:
+    """--gpt, --snap-version, --gpt-cache, --gpt-threads, --timeout, --split-graph."""
+    return _stack(_SNAP_OPTIONS)(func)
