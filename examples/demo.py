@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,25 @@ def main() -> None:
     line = f"- `senprep split` ({ts:.1f} s): {dataset} - samples per split {info['counts']}"
     report.append(line)
     print(line[2:])
+    # the SNAP engine: the graph SNAP's gpt would run for date I (no SNAP needed to write it)
+    graph = out / "snap_s1_I_graph.xml"
+    subprocess.run(
+        [
+            sys.executable, "-m", "sen_preproc", "graph", "s1", str(products["I"][0]),
+            "--dem", str(dem), "--dem-datum", "ellipsoid", "--speckle", "refined-lee",
+            "--target", str(out / "s1_I_snap.tif"), "--out", str(graph),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    chain = re.findall(r"<operator>([^<]+)</operator>", graph.read_text())
+    line = f"- `senprep graph s1`: {graph.name} = {' -> '.join(chain)} (run it with SNAP's gpt)"
+    report.append(line)
+    print(line[2:])
+    doctor = subprocess.run(
+        [sys.executable, "-m", "sen_preproc", "doctor"], check=True, capture_output=True, text=True
+    ).stdout
+    report += ["", "## `senprep doctor`", "", "```", doctor.rstrip(), "```"]
     (out / "report.md").write_text("\n".join(report) + "\n")
     print(f"report: {out / 'report.md'}")
 

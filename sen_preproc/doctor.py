@@ -65,7 +65,7 @@ def _check_gpt(install: gpt_mod.GptInstall | None, error: str) -> Check:
         return Check(
             name,
             False,
-            error or "not found",
+            error.split(". Fix:")[0] if error else "not found",
             "install ESA SNAP (https://step.esa.int/main/download/snap-download/) and pass "
             f"--gpt /path/to/snap/bin/gpt or set {gpt_mod.GPT_ENV_VAR}; or use --engine python",
         )

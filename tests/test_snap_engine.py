@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,49 @@ def test_s1_snap_like_and_split_graph(
         assert ds.transform == transform and (ds.width, ds.height) == (9, 7)
         np.testing.assert_allclose(ds.read(1), 10 ** (-12 / 10), rtol=1e-5)
     assert not list(tmp_path.glob(".like_s1.tif.snap-*")) and not list(tmp_path.rglob("*.dim"))
+
+
+def test_snap_outputs_pair_and_orbit_file(
+    product: Path, gpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`senprep pair` takes the SNAP engine's outputs as it takes the Python engine's, and
+    --orbit-file is placed where SNAP's Apply-Orbit-File looks for it (offline)."""
+    from sen_preproc.testing.s1_factory import write_orbit_file
+
+    crs, origin = utm_origin(product)
+    monkeypatch.setenv("FAKE_GPT_ORIGIN", f"{origin[0]},{origin[1]}")
+    start = SPEC.start_time
+    first, last = start - timedelta(hours=1), start + timedelta(hours=1)
+    name = f"{SPEC.mission}_OPER_AUX_POEORB_OPOD_20220112T081000_V{first:%Y%m%dT%H%M%S}_{last:%Y%m%dT%H%M%S}.EOF"
+    (tmp_path / "orbits").mkdir()
+    eof = write_orbit_file(
+        tmp_path / "orbits" / name, SPEC, validity_start=first, validity_stop=last
+    )
+    s1 = tmp_path / "s1.tif"
+    code, output = run(
+        ["s1", str(product), "--engine", "snap", "--gpt", str(gpt), "--orbit-file", str(eof),
+         "-o", str(s1), "-q"]
+    )  # fmt: skip
+    assert code == 0, output
+    placed = list(
+        (tmp_path / "home" / ".snap" / "auxdata" / "Orbits" / "Sentinel-1").rglob("*.EOF")
+    )
+    assert [p.name for p in placed] == [eof.name]
+    year, month = SPEC.start_time.strftime("%Y"), SPEC.start_time.strftime("%m")
+    assert placed[0].parent.parts[-4:] == ("POEORB", SPEC.mission, year, month)
+    l2a = write_s2_product(tmp_path / "p", S2ProductSpec(size_10m_px=60, cloud_box_px=None))
+    s2 = tmp_path / "s2.tif"
+    code, output = run(
+        ["s2", str(l2a), "--engine", "snap", "--gpt", str(gpt), "--crs", crs, "-o", str(s2), "-q"]
+    )
+    assert code == 0, output
+    pair = tmp_path / "pair.tif"
+    code, output = run(["pair", "--s1", str(s1), "--s2", str(s2), "--out", str(pair), "-q"])
+    assert code == 0, output
+    with rasterio.open(pair) as ds:
+        assert ds.descriptions == ("VV", "VH", "B2", "B3", "B4", "B8", "valid")
+        assert (ds.width, ds.height) == (26, 20)  # the valid 2 px border is cropped away
+        assert ds.tags()["S1_SOURCE"] == product.stem
 
 
 def test_snap_failures_leave_no_output(
