@@ -242,6 +242,16 @@ def check_output_path(path: Path, overwrite: bool) -> None:
         )
 
 
+def resolve_output(out: Path | None, default_name: str, overwrite: bool) -> Path:
+    """The output file: ``out``, ``out/default_name`` when ``out`` is a folder, or
+    ``./default_name``; checked with :func:`check_output_path`."""
+    path = out or Path.cwd() / default_name
+    if path.is_dir():
+        path = path / default_name
+    check_output_path(path, overwrite)
+    return path
+
+
 class GeoTiffWriter:
     """Write a float32 multi-band GeoTIFF block by block, then publish it atomically.
 

@@ -54,10 +54,10 @@ from sen_preproc.raster_io import (
     DemSampler,
     GeoTiffWriter,
     ScratchStore,
-    check_output_path,
     raster_shape,
     read_grid,
     read_window,
+    resolve_output,
 )
 from sen_preproc.safe import GeolocationGrid, S1Metadata, S1Product, open_product, read_metadata
 from sen_preproc.speckle import SPECKLE_FILTERS, filter_speckle, speckle_halo_px
@@ -419,10 +419,7 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
     config.validate()
     product = open_product(config.product)
     pols = product.require_polarisations(config.polarisations or product.polarisations)
-    out = config.out or Path.cwd() / default_output_name(product, config)
-    if out.is_dir():
-        out = out / default_output_name(product, config)
-    check_output_path(out, config.overwrite)
+    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
     measurement = {pol: product.measurement_path(pol) for pol in pols}
     metadata = {pol: read_metadata(product, pol) for pol in pols}
     first = metadata[pols[0]]

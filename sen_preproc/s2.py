@@ -33,7 +33,7 @@ from tqdm import tqdm
 from sen_preproc import __version__
 from sen_preproc.errors import OptionError
 from sen_preproc.grid import RasterGrid, crop_grid, grid_from_bounds, parse_aoi, parse_crs
-from sen_preproc.raster_io import GeoTiffWriter, check_output_path, read_grid
+from sen_preproc.raster_io import GeoTiffWriter, read_grid, resolve_output
 from sen_preproc.s2_product import BandFile, S2Input, normalise_band, open_s2
 from sen_preproc.sen2cor import run_sen2cor
 
@@ -174,10 +174,7 @@ def process_s2(config: S2Config, progress: Callable[..., Any] | None = None) -> 
     config.validate()
     bands = tuple(normalise_band(b) for b in config.bands)
     product = open_s2(config.product)
-    out = config.out or Path.cwd() / default_output_name(product, config)
-    if out.is_dir():
-        out = out / default_output_name(product, config)
-    check_output_path(out, config.overwrite)
+    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
     steps: list[dict[str, Any]] = [
         {"step": "read", "product": product.product_id, "kind": product.kind}
     ]

@@ -17,6 +17,7 @@ from sen_preproc.cli.options import (
     common_output_options,
     crs_opt,
     engine_opt,
+    graph_output_options,
     grid_options,
     like_opt,
     overwrite_opt,
@@ -269,26 +270,6 @@ def graph_group() -> None:
     Graph Builder or a cluster's own gpt)."""
 
 
-_graph_out_opt = click.option(
-    "--out", "-o", type=click.Path(path_type=Path), required=True, help="Graph XML file to write."
-)
-_target_opt = click.option(
-    "--target",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The GeoTIFF the graph's Write node writes (default: the name senprep would use).",
-)
-_version_opt = click.option(
-    "--snap-version",
-    default=None,
-    metavar="X.Y",
-    help="SNAP version to render for (default: the installed gpt's, else 10).",
-)
-_graph_gpt_opt = click.option(
-    "--gpt", type=click.Path(path_type=Path), default=None, help="gpt whose version to use."
-)
-
-
 def _graph_version(snap_version: str | None, gpt: Path | None) -> Any:
     from sen_preproc.errors import GptNotFoundError
     from sen_preproc.snap import gpt as gpt_runner
@@ -307,12 +288,7 @@ def _graph_version(snap_version: str | None, gpt: Path | None) -> Any:
 @click.argument("product", type=click.Path(path_type=Path))
 @s1_options
 @grid_options
-@_graph_out_opt
-@_target_opt
-@_version_opt
-@_graph_gpt_opt
-@overwrite_opt
-@verbose_opt
+@graph_output_options
 @handle_errors
 def graph_s1_command(
     product: Path,
@@ -344,12 +320,7 @@ def graph_s1_command(
 @crs_opt
 @like_opt
 @aoi_opt
-@_graph_out_opt
-@_target_opt
-@_version_opt
-@_graph_gpt_opt
-@overwrite_opt
-@verbose_opt
+@graph_output_options
 @handle_errors
 def graph_s2_command(
     product: Path,
@@ -397,12 +368,7 @@ def graph_s2_command(
     show_default=True,
     help="Collocate's resampling (NEAREST_NEIGHBOUR, BILINEAR_INTERPOLATION, CUBIC_CONVOLUTION, ...).",
 )
-@_graph_out_opt
-@_target_opt
-@_version_opt
-@_graph_gpt_opt
-@overwrite_opt
-@verbose_opt
+@graph_output_options
 @handle_errors
 def graph_collocate_command(
     reference: Path,

@@ -300,3 +300,32 @@ _SNAP_OPTIONS: list[Callable[[F], F]] = [
 def snap_options(func: F) -> F:
     """--gpt, --snap-version, --gpt-cache, --gpt-threads, --timeout, --split-graph."""
     return _stack(_SNAP_OPTIONS)(func)
+
+
+# --------------------------------------------------------------------- senprep graph
+
+_graph_out = click.option(
+    "--out", "-o", type=click.Path(path_type=Path), required=True, help="Graph XML file to write."
+)
+_graph_target = click.option(
+    "--target",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The GeoTIFF the graph's Write node writes (default: the name senprep would use).",
+)
+_graph_version = click.option(
+    "--snap-version",
+    default=None,
+    metavar="X.Y",
+    help="SNAP version to render for (default: the installed gpt's, else 10).",
+)
+_graph_gpt = click.option(
+    "--gpt", type=click.Path(path_type=Path), default=None, help="gpt whose version to use."
+)
+
+
+def graph_output_options(func: F) -> F:
+    """--out (graph XML), --target, --snap-version, --gpt, --overwrite, --verbose."""
+    return _stack(
+        [_graph_out, _graph_target, _graph_version, _graph_gpt, overwrite_opt, verbose_opt]
+    )(func)

@@ -30,7 +30,13 @@ from tqdm import tqdm
 from sen_preproc import __version__
 from sen_preproc.errors import GptError, GptNotFoundError, OptionError, ProductError
 from sen_preproc.grid import RasterGrid, parse_aoi
-from sen_preproc.raster_io import GeoTiffWriter, check_output_path, read_band_names, read_grid
+from sen_preproc.raster_io import (
+    GeoTiffWriter,
+    check_output_path,
+    read_band_names,
+    read_grid,
+    resolve_output,
+)
 from sen_preproc.snap import gpt as gpt_runner
 from sen_preproc.snap.catalogue import Catalogue, catalogue_for
 from sen_preproc.snap.graph import intermediate_paths, split_graph
@@ -202,10 +208,7 @@ def process_s1_snap(
 
     config.validate()
     product = open_product(config.product)
-    out = config.out or Path.cwd() / default_output_name(product, config)
-    if out.is_dir():
-        out = out / default_output_name(product, config)
-    check_output_path(out, config.overwrite)
+    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
     install = gpt_runner.find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
@@ -300,10 +303,7 @@ def process_s2_snap(
             product.path,
         )
     level = "L1C" if product.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
-    out = config.out or Path.cwd() / default_output_name(product, config)
-    if out.is_dir():
-        out = out / default_output_name(product, config)
-    check_output_path(out, config.overwrite)
+    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
     install = gpt_runner.find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
