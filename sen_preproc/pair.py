@@ -185,7 +185,82 @@ def crop_to_overlap(
     row1 = min(int(math.floor(max(c[1] for c in corners) + eps)), grid.height)
     if col0 >= col1 or row0 >= row1:
         raise GeometryError(f"{s1.path} and {s2.path}: the overlap is smaller than one pixel")
+    # the footprints come from decimated masks (one coarse pixel = `coarse` target pixels):
+    # the crop edges are then set exactly from full-resolution masks in strips along them
+    coarse = max(
+        _footprint_factor(s1) * _pixel_ratio(s1, grid),
+        _footprint_factor(s2) * _pixel_ratio(s2, grid),
+    )
+    if coarse > 1:
+        col0, row0, col1, row1 = refine_crop(
+            grid, (col0, row0, col1, row1), s1, s2, int(math.ceil(coarse)) + 2
+        )
     return grid.window_grid(Window(col0, row0, col1 - col0, row1 - row0)), fraction
+
+
+def _footprint_factor(info: RasterInfo) -> int:
+    """Decimation of the mask :func:`valid_footprint` traces (source pixels per mask pixel)."""
+    return max(1, math.ceil(max(info.grid.width, info.grid.height) / FOOTPRINT_PX))
+
+
+def _pixel_ratio(info: RasterInfo, grid: RasterGrid) -> float:
+    """Source pixel size in target pixels (approximate, for margins)."""
+    if info.grid.crs == grid.crs:
+        return abs(info.grid.transform.a) / abs(grid.transform.a)
+    left, bottom, right, top = transform_bounds(info.grid.crs, grid.crs, *info.grid.bounds)
+    size = max((right - left) / info.grid.width, (top - bottom) / info.grid.height)
+    return float(size / abs(grid.transform.a))
+
+
+def refine_crop(
+    grid: RasterGrid,
+    box: tuple[int, int, int, int],
+    s1: RasterInfo,
+    s2: RasterInfo,
+    margin_px: int,
+) -> tuple[int, int, int, int]:
+    """Exact crop edges: the bounding box of the target pixels where both rasters hold data.
+
+    ``box`` (col0, row0, col1, row1, target pixels) comes from decimated footprints and is off
+    by less than ``margin_px``; each edge is searched in a strip of ``2 * margin_px`` around it,
+    reading both rasters on the target grid at full resolution (S1 resampled as when pairing),
+    so the cost stays that of four thin strips even for a full scene.
+    """
+    col0, row0, col1, row1 = box
+    outer = (
+        max(col0 - margin_px, 0),
+        max(row0 - margin_px, 0),
+        min(col1 + margin_px, grid.width),
+        min(row1 + margin_px, grid.height),
+    )
+
+    def both_valid(c0: int, r0: int, c1: int, r1: int) -> npt.NDArray[np.bool_]:
+        block = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
+        ok: npt.NDArray[np.bool_] = np.ones((block.height, block.width), dtype=bool)
+        for info in (s1, s2):
+            ok &= np.isfinite(read_on_grid(info, 1, block, to_linear=False, categorical=False))
+        return ok
+
+    oc0, or0, oc1, or1 = outer
+    # each strip's rows (or columns) that hold a pixel valid in both; offsets in the grid
+    strips = (
+        (np.flatnonzero(both_valid(oc0, or0, oc1, min(row0 + margin_px, or1)).any(axis=1)), or0),
+        (
+            np.flatnonzero(both_valid(oc0, max(row1 - margin_px, or0), oc1, or1).any(axis=1)),
+            max(row1 - margin_px, or0),
+        ),
+        (np.flatnonzero(both_valid(oc0, or0, min(col0 + margin_px, oc1), or1).any(axis=0)), oc0),
+        (
+            np.flatnonzero(both_valid(max(col1 - margin_px, oc0), or0, oc1, or1).any(axis=0)),
+            max(col1 - margin_px, oc0),
+        ),
+    )
+    (top, top0), (bottom, bottom0), (left, left0), (right, right0) = strips
+    row0 = top0 + int(top[0]) if top.size else row0
+    row1 = bottom0 + int(bottom[-1]) + 1 if bottom.size else row1
+    col0 = left0 + int(left[0]) if left.size else col0
+    col1 = right0 + int(right[-1]) + 1 if right.size else col1
+    return col0, row0, col1, row1
 
 
 def read_on_grid(

@@ -72,6 +72,47 @@ def s2_image(path: Path, x0: float, width: int) -> Path:
     )
 
 
+@pytest.mark.parametrize("s1_res", [10.0, 20.0])
+def test_crop_exact_on_large_footprints(tmp_path: Path, s1_res: float) -> None:
+    """Footprints are traced on decimated masks (1600 px -> 4 px per mask pixel here), yet the
+    crop is the exact bounding box of the pixels valid in both rasters."""
+    height, width = 1300, 1600
+    s2_data = np.full((2, height, width), 1000, np.uint16)
+    s2_data[1] = 1
+    s2 = write(
+        tmp_path / "s2.tif",
+        s2_data,
+        ("B4", "valid"),
+        Affine(10, 0, 0.0, 0, -10, 13000.0),
+        nodata=0,
+        tags={"SENSING_TIME": "2021-06-03T10:00:00Z"},
+    )
+    scale = int(s1_res // 10)
+    s1_data = np.full((2, height // scale, width // scale), np.nan, np.float32)
+    # valid S1 rows 37..1202, cols 51..1410 of the 10 m grid (whole 20 m pixels for 20 m)
+    r0, r1, c0, c1 = 37 // scale, 1203 // scale, 51 // scale, 1411 // scale
+    s1_data[:, r0:r1, c0:c1] = -10.0
+    s1 = write(
+        tmp_path / "s1.tif",
+        s1_data,
+        ("VV", "VH"),
+        Affine(s1_res, 0, 0.0, 0, -s1_res, 13000.0),
+        nodata=np.nan,
+        tags={"ACQUISITION_START": "2021-06-01T05:00:00Z", "SCALE": "db"},
+    )
+    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif", quiet=True))
+    with rasterio.open(out) as ds:
+        data = ds.read(1)
+        # the first/last rows and columns hold valid pixels: nothing lost, nothing extra
+        assert np.isfinite(data[0]).any() and np.isfinite(data[-1]).any()
+        assert np.isfinite(data[:, 0]).any() and np.isfinite(data[:, -1]).any()
+        col, row = ~ds.transform @ (0.0, 13000.0)
+        if scale == 1:
+            assert (round(row), round(col)) == (-37, -51) and ds.shape == (1203 - 37, 1411 - 51)
+        else:  # bilinear resampling of whole 20 m pixels: their centres' neighbourhood
+            assert abs(round(row) + r0 * 2) <= 1 and abs(round(col) + c0 * 2) <= 1
+
+
 def test_crop_to_footprint_intersection_exact(tmp_path: Path) -> None:
     s1 = s1_image(tmp_path / "s1.tif", 0.0, 100)  # x 0..1000
     s2 = s2_image(tmp_path / "s2.tif", 500.0, 100)  # x 500..1500
