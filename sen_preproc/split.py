@@ -219,7 +219,7 @@ class BlockReader:
         self.width = width
         self.size = size_px
         self.layout = layout
-        self.scales, self.offsets_db = band_coding(list(layout.names))
+        self.band_scales, self.band_offsets = band_coding(list(layout.names))
         self._rows: dict[Path, int] = {}
         self._tile_cols: dict[Path, int] = {}
         for path, ds in datasets.items():
@@ -250,7 +250,7 @@ class BlockReader:
                 stop = min(col0 + self.width, (col // tile) * tile + step)
                 data = ds.read(window=Window(col, top, stop - col, rows), out_dtype="float32")
                 stored[:, :rows, col - col0 : stop - col0] = encode_block(
-                    data, self.scales, self.offsets_db
+                    data, self.band_scales, self.band_offsets
                 )
                 col = stop
         return stored, _invalid_mask(stored, self.layout)
