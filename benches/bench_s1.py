@@ -32,8 +32,14 @@ from rasterio.windows import Window
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sen_preproc import calibration, noise, safe, speckle, terrain  # noqa: E402
-from sen_preproc.s1 import S1Config, process_s1  # noqa: E402
+from sen_preproc.sentinel1 import (
+    calibration,
+    speckle,
+    terrain,
+)
+from sen_preproc.sentinel1 import product as safe
+from sen_preproc.sentinel1 import thermal_noise as noise
+from sen_preproc.sentinel1.chain import S1Config, process_s1
 
 
 def shared_dir() -> Path:
@@ -193,7 +199,7 @@ def bench_full(workdir: Path) -> None:
     out = workdir / "full.tif"
     code = (
         f"import resource,sys,time;sys.path.insert(0,{str(REPO)!r});"
-        "from sen_preproc.s1 import S1Config, process_s1;from pathlib import Path;t=time.perf_counter();"
+        "from sen_preproc.sentinel1.chain import S1Config, process_s1;from pathlib import Path;t=time.perf_counter();"
         f"process_s1(S1Config(product=Path({str(product)!r}), out=Path({str(out)!r}), overwrite=True, quiet=True, speckle='refined-lee'));"
         "print('WALL', time.perf_counter()-t);"
         "print('RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"

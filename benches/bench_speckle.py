@@ -1,4 +1,4 @@
-"""Benchmark the speckle filters of :mod:`sen_preproc.speckle` (plain script, prints figures).
+"""Benchmark the speckle filters of :mod:`sen_preproc.sentinel1.speckle` (plain script, prints figures).
 
 Usage::
 
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from sen_preproc.speckle import SPECKLE_FILTERS, filter_speckle
+from sen_preproc.sentinel1.speckle import SPECKLE_FILTERS, filter_speckle
 
 
 def main() -> None:

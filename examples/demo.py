@@ -68,9 +68,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     args = parser.parse_args()
     out: Path = args.out
-    if out.exists():
-        shutil.rmtree(out)
+    marker = out / ".senprep-demo"
+    if out.exists() and any(out.iterdir()):
+        if not marker.is_file():
+            sys.exit(f"{out} exists and was not written by this demo; choose another --out")
+        shutil.rmtree(out)  # an earlier demo's output, recognised by its marker
     (out / "raw").mkdir(parents=True)
+    marker.write_text("written by examples/demo.py; `make demo` replaces this folder\n")
     report = ["# senprep demo report", ""]
 
     t0 = time.perf_counter()
@@ -161,7 +165,7 @@ def main() -> None:
         "0.05",
         "--mono",
     )
-    info = json.loads((dataset / "stats.json").read_text())
+    info = json.loads((dataset / "dataset.json").read_text())
     line = f"- `senprep split` ({ts:.1f} s): {dataset} - samples per split {info['counts']}"
     report.append(line)
     print(line[2:])

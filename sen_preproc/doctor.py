@@ -179,7 +179,7 @@ def _check_snappy(module: str, import_it: bool) -> Check:
 
 
 def _check_sen2cor(env: Mapping[str, str]) -> Check:
-    from sen_preproc import sen2cor
+    from sen_preproc.sentinel2 import sen2cor
 
     name = "Sen2Cor (L2A_Process)"
     if env is os.environ:
@@ -198,7 +198,7 @@ def _check_sen2cor(env: Mapping[str, str]) -> Check:
 
 
 def _check_geoid(model: str) -> Check:
-    from sen_preproc.geoid import GEOID_MODELS, find_geoid_grid
+    from sen_preproc.sentinel1.geoid import GEOID_MODELS, find_geoid_grid
 
     name = f"PROJ geoid grid {model.upper()}"
     grid = find_geoid_grid(model)

@@ -40,7 +40,8 @@ from sen_preproc.grid import (
     transform_geometry,
     utm_crs_for,
 )
-from sen_preproc.raster_io import GeoTiffWriter, check_output_path
+from sen_preproc.outputs import check_output_file
+from sen_preproc.raster_io import GeoTiffWriter
 
 LOGGER = logging.getLogger(__name__)
 
@@ -345,7 +346,7 @@ def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) 
     """Co-register ``config.s1`` and ``config.s2`` and write the aligned stack."""
     if not 0.0 <= config.min_overlap <= 1.0:
         raise OptionError(f"--min-overlap must be within 0..1, got {config.min_overlap}")
-    check_output_path(config.out, config.overwrite)
+    check_output_file(config.out, overwrite=config.overwrite, inputs=(config.s1, config.s2))
     s1 = read_info(config.s1, "s1")
     s2 = read_info(config.s2, "s2")
     grid, fraction = crop_to_overlap(config, target_grid(config, s1, s2), s1, s2)
@@ -381,7 +382,14 @@ def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) 
         "PROCESSING_TIME": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
-    with GeoTiffWriter(config.out, grid, names, tags=tags, overwrite=config.overwrite) as writer:
+    with GeoTiffWriter(
+        config.out,
+        grid,
+        names,
+        tags=tags,
+        overwrite=config.overwrite,
+        inputs=(config.s1, config.s2),
+    ) as writer:
         for window in bar(list(grid.blocks(config.block_px)), desc="pair", unit="block"):
             block = grid.window_grid(window)
             layers = [

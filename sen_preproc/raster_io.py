@@ -1,11 +1,12 @@
-"""Raster input/output: the only module (with :mod:`sen_preproc.safe`) that opens rasters.
+"""Raster input/output: the only module (with :mod:`sen_preproc.sentinel1.product`) that opens rasters.
 
 * windowed reads of measurement TIFFs (also inside zips via GDAL's ``/vsizip/``);
 * the grid of a reference raster (``--like``);
 * DEM heights sampled bilinearly at any positions (windowed reads of the DEM);
 * a scratch store for intermediate images (memory, or a temporary tiled GeoTIFF when large);
 * atomic writing of Cloud-Optimised GeoTIFFs: blocks go to a temporary file, which is
-  converted to COG layout (tiles, DEFLATE, overviews) and renamed into place only at the end.
+  converted to COG layout (tiles, DEFLATE, overviews) and renamed into place only at the end
+  (what an output may replace: :mod:`sen_preproc.outputs`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,8 +30,9 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 from scipy import ndimage
 
-from sen_preproc.errors import GeometryError, MissingDataError, OutputExistsError, ProductError
+from sen_preproc.errors import GeometryError, MissingDataError, ProductError
 from sen_preproc.grid import RasterGrid
+from sen_preproc.outputs import check_output_file
 
 LOGGER = logging.getLogger(__name__)
 
@@ -232,26 +234,6 @@ class ScratchStore:
         self.close()
 
 
-def check_output_path(path: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing output unless ``overwrite``."""
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
-    if not path.parent.exists():
-        raise MissingDataError(
-            f"{path.parent}: output folder does not exist; create it or choose another --out"
-        )
-
-
-def resolve_output(out: Path | None, default_name: str, overwrite: bool) -> Path:
-    """The output file: ``out``, ``out/default_name`` when ``out`` is a folder, or
-    ``./default_name``; checked with :func:`check_output_path`."""
-    path = out or Path.cwd() / default_name
-    if path.is_dir():
-        path = path / default_name
-    check_output_path(path, overwrite)
-    return path
-
-
 class GeoTiffWriter:
     """Write a float32 multi-band GeoTIFF block by block, then publish it atomically.
 
@@ -270,10 +252,11 @@ class GeoTiffWriter:
         tags: Mapping[str, str] | None = None,
         band_tags: Mapping[str, Mapping[str, str]] | None = None,
         overwrite: bool = False,
+        inputs: Iterable[Path | None] = (),
         dtype: str = "float32",
         nodata: float | None = float("nan"),
     ) -> None:
-        check_output_path(path, overwrite)
+        check_output_file(path, overwrite=overwrite, inputs=inputs)
         self.path = path
         self.grid = grid
         self.band_names = list(band_names)
@@ -348,12 +331,6 @@ class GeoTiffWriter:
     ) -> None:
         if not self._committed:
             self.abort()
-
-
-def iter_row_strips(rows: int, strip_rows: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) row ranges of at most ``strip_rows`` rows."""
-    for start in range(0, rows, strip_rows):
-        yield start, min(start + strip_rows, rows)
 
 
 @dataclass(frozen=True)

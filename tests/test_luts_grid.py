@@ -12,7 +12,6 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from sen_preproc import calibration, noise
 from sen_preproc.errors import GeometryError, OptionError, ProductError
 from sen_preproc.grid import (
     RasterGrid,
@@ -22,8 +21,10 @@ from sen_preproc.grid import (
     parse_crs,
     utm_crs_for,
 )
-from sen_preproc.luts import LutGrid
-from sen_preproc.safe import NoiseAzimuthBlock, NoiseModel
+from sen_preproc.sentinel1 import calibration
+from sen_preproc.sentinel1 import thermal_noise as noise
+from sen_preproc.sentinel1.luts import LutGrid
+from sen_preproc.sentinel1.product import NoiseAzimuthBlock, NoiseModel
 
 
 def make_lut() -> LutGrid:
@@ -155,7 +156,7 @@ def test_parse_aoi_forms(tmp_path: Path) -> None:
 
 
 def test_ipf_version_numbers() -> None:
-    from sen_preproc.safe import ipf_version_number
+    from sen_preproc.sentinel1.product import ipf_version_number
 
     assert ipf_version_number("002.72") == 2.72 and ipf_version_number("002.72") < 2.9
     assert ipf_version_number("002.90") == 2.9 and ipf_version_number("003.40") == 3.4

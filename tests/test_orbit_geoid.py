@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sen_preproc import geoid
-from sen_preproc.border_noise import border_noise_mask
 from sen_preproc.errors import MissingDataError, OrbitError
-from sen_preproc.geodesy import ecef_to_geodetic, geodetic_to_ecef
-from sen_preproc.orbit import OrbitInterpolator, check_orbit_covers, read_orbit_file
-from sen_preproc.safe import OrbitStateVectors
+from sen_preproc.sentinel1 import geoid
+from sen_preproc.sentinel1.border_noise import border_noise_mask
+from sen_preproc.sentinel1.geodesy import ecef_to_geodetic, geodetic_to_ecef
+from sen_preproc.sentinel1.orbit import OrbitInterpolator, check_orbit_covers, read_orbit_file
+from sen_preproc.sentinel1.product import OrbitStateVectors
 
 EPOCH = np.datetime64("2021-12-23T05:11:00", "ns")
 

@@ -221,7 +221,7 @@ def test_errors(tmp_path: Path) -> None:
 @pytest.mark.shared
 def test_real_ssl4eo_pair(shared_dir: Path, tmp_path: Path) -> None:
     """Real S1 (GEE, EPSG:4326) and S2 L2A of SSL4EO-S12 location 0000200, grids ~3 m apart."""
-    from sen_preproc.s2 import S2Config, process_s2
+    from sen_preproc.sentinel2.chain import S2Config, process_s2
 
     root = shared_dir / "fixtures" / "pairs" / "ssl4eo-s12"
     s1_dir = sorted((root / "s1" / "0000200").iterdir())[0]

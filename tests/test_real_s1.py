@@ -14,8 +14,10 @@ import pytest
 import rasterio
 import xarray as xr
 
-from sen_preproc import calibration, noise, safe, terrain
-from sen_preproc.geodesy import geodetic_to_ecef
+from sen_preproc.sentinel1 import calibration, terrain
+from sen_preproc.sentinel1 import product as safe
+from sen_preproc.sentinel1 import thermal_noise as noise
+from sen_preproc.sentinel1.geodesy import geodetic_to_ecef
 
 pytestmark = pytest.mark.shared
 
@@ -163,7 +165,7 @@ def test_calibration_of_dn_written_into_real_product(s1b_safe: Path, tmp_path: P
     from rasterio.windows import Window
 
     from sen_preproc.raster_io import read_window
-    from sen_preproc.s1 import S1Config, radiometric_strip
+    from sen_preproc.sentinel1.chain import S1Config, radiometric_strip
 
     copy = Path(shutil.copytree(s1b_safe, tmp_path / s1b_safe.name))
     for path in copy.rglob("*"):

@@ -15,8 +15,8 @@ import rasterio
 import shapely.geometry
 from click.testing import CliRunner
 
-from sen_preproc import geoid
 from sen_preproc.cli.main import cli
+from sen_preproc.sentinel1 import geoid
 from sen_preproc.testing.s1_factory import (
     S1ProductSpec,
     bright_squares,
@@ -482,7 +482,7 @@ def test_bad_inputs(case: str, message: str, product: Path, workdir: Path) -> No
 def test_failure_leaves_no_partial_output(
     product: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sen_preproc import s1 as s1_module
+    from sen_preproc.sentinel1 import chain as s1_module
 
     calls = {"n": 0}
     original = s1_module.sample_bilinear
@@ -538,7 +538,7 @@ def test_help_lists_every_option() -> None:
 
 def test_blockwise_processing_equals_single_block(product: Path, dem: Path, workdir: Path) -> None:
     """Small strips/blocks and an on-disk scratch image give exactly the in-memory result."""
-    from sen_preproc.s1 import S1Config, process_s1
+    from sen_preproc.sentinel1.chain import S1Config, process_s1
 
     common = {
         "product": product,

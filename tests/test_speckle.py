@@ -1,4 +1,4 @@
-"""Tests of sen_preproc.speckle: statistics on synthetic speckle, SNAP fidelity (against literal
+"""Tests of sen_preproc.sentinel1.speckle: statistics on synthetic speckle, SNAP fidelity (against literal
 per-pixel ports of SNAP's Java filters), nodata handling, block-wise exactness, option errors,
 and real Sentinel-1 data (skipped when ../shared is absent)."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sen_preproc import speckle as sp
 from sen_preproc.errors import OptionError, SenPrepError
-from sen_preproc.speckle import (
+from sen_preproc.sentinel1 import speckle as sp
+from sen_preproc.sentinel1.speckle import (
     REFINED_LEE_WINDOWS,
     SPECKLE_FILTERS,
     boxcar_filter,

@@ -13,18 +13,27 @@ from affine import Affine
 from click.testing import CliRunner
 
 from sen_preproc.cli.main import cli
-from sen_preproc.dataset import (
+from sen_preproc.dataset import PatchDataset, read_sample
+from sen_preproc.dataset.blocks import BlockReader
+from sen_preproc.dataset.coding import (
     SAMPLE_NODATA,
-    PatchDataset,
-    SampleWriter,
-    band_coding,
+    CodingRangeError,
+    choose_coding,
     encode_block,
-    encode_sample,
-    read_sample,
+)
+from sen_preproc.dataset.pairs import common_grid, open_pair
+from sen_preproc.dataset.samples import SampleWriter
+from sen_preproc.dataset.schema import read_stats
+from sen_preproc.dataset.split import SplitConfig, build_dataset
+from sen_preproc.dataset.tiling import (
+    Patch,
+    SplitSpec,
+    assign_split,
+    parse_split,
+    patch_count,
+    patch_grid,
 )
 from sen_preproc.errors import GeometryError, OptionError, ProductError
-from sen_preproc.split import BlockReader, SplitConfig, build_dataset, common_grid, open_pair
-from sen_preproc.tiling import Patch, SplitSpec, assign_split, parse_split, patch_count, patch_grid
 
 NAMES = ("VV", "VH", "B2", "B3", "B4", "B8", "valid")
 
@@ -111,14 +120,21 @@ def write_pair(
         ds.write(data)
         for i, name in enumerate(NAMES, start=1):
             ds.set_band_description(i, name)
-        ds.update_tags(S2_SENSING_TIME=date, S1_ACQUISITION_TIME=date)
+        ds.update_tags(
+            S2_SENSING_TIME=date,
+            S1_ACQUISITION_TIME=date,
+            S1_SCALE="db",
+            S2_REFLECTANCE_SCALE="10000",
+        )
     return path
 
 
 def test_sample_encoding_round_trip() -> None:
-    names = ["I_VV", "I_B2", "I_valid"]
+    names = ["VV", "B2", "valid"]
     data = np.array([[[-12.344, np.nan]], [[np.nan, 65535.0]], [[1.0, 0.0]]], np.float32)
-    stored, scales, offsets = encode_sample(data, names)
+    coding = choose_coding(names, "db", "reflectance_x10000")
+    stored = coding.encode(data)
+    scales, offsets = coding.scales, coding.offsets
     assert scales == (0.01, 1.0, 1.0) and offsets == (0.0, 32768.0, 0.0)
     assert stored.dtype == np.int16 and stored[0, 0, 1] == -32768 and stored[1, 0, 0] == -32768
     decoded = (
@@ -127,6 +143,18 @@ def test_sample_encoding_round_trip() -> None:
     )
     assert decoded[0, 0, 0] == pytest.approx(-12.34, abs=1e-4) and decoded[1, 0, 1] == 65535.0
     assert decoded[2, 0, 0] == 1.0 and decoded[2, 0, 1] == 0.0
+    np.testing.assert_array_equal(coding.decode(stored)[1:], data[1:])
+    # the other units: 0-1 reflectance on 1e-4 steps, linear S1 as float32
+    reflectance = choose_coding(names, "db", "reflectance")
+    assert reflectance.dtype == "int16" and reflectance.bands[1].scale == 1e-4
+    values = np.array([[[0.0]], [[-0.0999]], [[1.0]]], np.float32)
+    assert reflectance.decode(reflectance.encode(values))[1, 0, 0] == pytest.approx(
+        -0.0999, abs=1e-7
+    )
+    linear = choose_coding(names, "linear", "reflectance")
+    assert linear.dtype == "float32" and linear.scales == (1.0, 1.0, 1.0)
+    with pytest.raises(OptionError, match="--sample-dtype float32"):
+        choose_coding(names, "linear", "reflectance", "int16")
 
 
 def test_dataset_written_and_read_back(tmp_path: Path) -> None:
@@ -158,7 +186,8 @@ def test_dataset_written_and_read_back(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     with open(out / "manifest.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    info = json.loads((out / "stats.json").read_text())
+    info = json.loads((out / "dataset.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
     multi = [r for r in rows if r["kind"] == "multi"]
     mono = [r for r in rows if r["kind"] == "mono"]
     # 19 x 3 patch positions; the cloud (rows/cols 0-9) spoils 1 position for I
@@ -184,15 +213,27 @@ def test_dataset_written_and_read_back(tmp_path: Path) -> None:
         assert ds.transform == src.window_transform(window) and ds.crs == src.crs
         assert ds.descriptions[0] == "I_VV" and ds.descriptions[len(NAMES)] == "II_VV"
     # training statistics: mean of I_VV over training samples ~ -10
-    assert info["train_stats"]["multi"]["I_VV"]["mean"] == pytest.approx(-10.0, abs=0.2)
+    assert stats["multi"]["I_VV"]["mean"] == pytest.approx(-10.0, abs=0.2)
     assert list((out / "jpg").glob("*_I_s2.jpg")) and info["jpg_scaling"]["s1_db"] == [-25.0, 0.0]
+    assert info["format"] == "senprep-dataset" and info["format_version"] == 1
+    assert [p["label"] for p in info["pairs"]] == ["I", "II"]
+    assert info["pairs"][0]["path"] == str(ref.resolve())
     # reader
     train = PatchDataset(out, "train")
     sample = train[0]
-    assert set(sample) == {"s1_I", "s2_I", "valid_I", "s1_II", "s2_II", "valid_II"}
+    arrays = {"s1_I", "s2_I", "valid_I", "s1_II", "s2_II", "valid_II"}
+    assert arrays <= set(sample)
+    assert set(sample) - arrays == {
+        "sample_id", "split", "crs", "bounds", "window", "date_ref", "date_target"
+    }  # fmt: skip
+    record = train.records[0]
+    assert sample["window"] == rasterio.windows.Window(record.col, record.row, 32, 32)
+    assert sample["crs"] == rasterio.crs.CRS.from_epsg(32633)
+    with rasterio.open(out / record.path) as ds:
+        assert tuple(sample["bounds"]) == pytest.approx(tuple(ds.bounds))
     assert sample["s1_I"].shape == (2, 32, 32) and sample["s2_II"].shape == (4, 32, 32)
     assert len(PatchDataset(out, None)) == len(multi)
-    assert set(PatchDataset(out, "test", kind="mono")[0]) == {"s1", "s2", "valid"}
+    assert {"s1", "s2", "valid"} <= set(PatchDataset(out, "test", kind="mono")[0])
     # existing output is kept without --overwrite
     again = CliRunner().invoke(
         cli, ["split", "--ref", str(ref), "--target", str(tgt), "--out", str(out), "--size", "32"]
@@ -212,9 +253,8 @@ def test_multiple_targets_and_errors(tmp_path: Path) -> None:
             size_px=32,
             stride_px=32,
             split="rows:0.5,0,0.5",
-            quiet=True,
         )
-    )
+    ).folder
     with open(out / "manifest.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["target_pair"] for r in rows} == {"III.tif", "IV.tif"} and len(rows) == 8
@@ -228,9 +268,8 @@ def test_multiple_targets_and_errors(tmp_path: Path) -> None:
             size_px=32,
             stride_px=16,
             split="rows:1,0,0",
-            quiet=True,
         )
-    )
+    ).folder
     with open(out / "manifest.csv", newline="") as handle:
         first = next(csv.DictReader(handle))
     with (
@@ -285,9 +324,8 @@ def test_reader_returns_every_training_sample(tmp_path: Path) -> None:
             size_px=32,
             stride_px=16,
             split="rows:1,0,0",
-            quiet=True,
         )
-    )
+    ).folder
     dataset = PatchDataset(out, "train")
     assert len(dataset) > 0
     arrays = [dataset[i]["s2_II"] for i in range(len(dataset))]
@@ -300,10 +338,8 @@ def test_encode_block_matches_formula_across_chunks() -> None:
     rng = np.random.default_rng(7)
     data = np.empty((3, 700, 1000), np.float32)
     data[0] = rng.normal(-12, 6, data.shape[1:])
-    data[1] = rng.integers(0, 65536, data.shape[1:])
+    data[1] = rng.integers(1, 65536, data.shape[1:])  # the coding's domain: 0 is S2's nodata
     data[2] = rng.integers(0, 2, data.shape[1:])
-    data[0, 5, 7] = -400.0  # beyond the int16 range at 0.01 dB: clipped, not wrapped
-    data[0, 699, 999] = 400.0
     data[:, 300, 123] = np.nan
     scales, offsets = (0.01, 1.0, 1.0), (0.0, 32768.0, 0.0)
     got = encode_block(data, scales, offsets)
@@ -312,14 +348,21 @@ def test_encode_block_matches_formula_across_chunks() -> None:
             (data.astype(np.float64) - np.array(offsets)[:, None, None])
             / np.array(scales)[:, None, None]
         )
-    expected = np.where(np.isnan(raw), SAMPLE_NODATA, np.clip(raw, -32767, 32767))
+    expected = np.where(np.isnan(raw), SAMPLE_NODATA, raw)
     np.testing.assert_array_equal(got[1:], expected[1:].astype(np.int16))  # S2, valid: exact
     # S1 in float32 arithmetic: at most 0.005 dB (+ float32 rounding) from the true value
-    inside = np.isfinite(data[0]) & (np.abs(data[0]) < 327)
+    inside = np.isfinite(data[0])
     decoded = got[0].astype(np.float64) * 0.01
     assert np.abs(decoded - data[0])[inside].max() <= 0.005 + 1e-5
     assert np.abs(got[0].astype(np.int64) - expected[0]).max() <= 1
-    assert got[0, 5, 7] == -32767 and got[0, 699, 999] == 32767 and got[1, 300, 123] == -32768
+    assert got[1, 300, 123] == -32768
+    # beyond the int16 range (here 400 dB at 0.01 dB, in the last chunk): an error, not clipped
+    data[0, 699, 999] = 400.0
+    with pytest.raises(CodingRangeError, match=r"I_VV holds 400.*--sample-dtype float32"):
+        encode_block(data, scales, offsets, ("I_VV", "I_B2", "I_valid"))
+    data[0, 699, 999], data[1, 0, 0] = 0.0, 0.0
+    with pytest.raises(CodingRangeError, match=r"I_B2 holds 0, outside .* 1 \.\. 65535"):
+        encode_block(data, scales, offsets, ("I_VV", "I_B2", "I_valid"))
 
 
 @pytest.mark.parametrize(
@@ -336,11 +379,11 @@ def test_sample_writer_is_read_by_gdal_like_its_own(
 ) -> None:
     """A sample written by SampleWriter (tifffile + GDAL's keys) reads in rasterio exactly like
     the same sample written by rasterio itself."""
-    names = ["I_VV", "I_B2", "I_valid"]
-    scales, offsets = band_coding(names)
+    coding = choose_coding(["VV", "B2", "valid"], "db", "reflectance_x10000").prefixed("I")
+    names, scales, offsets = list(coding.names), coding.scales, coding.offsets
     stored = np.random.default_rng(1).integers(-32768, 32767, (3, 24, 32)).astype(np.int16)
     tags = {"SPLIT": "train", "DATE_I": "a<b & \"c\" 'd' $x", "KIND": "multi"}
-    SampleWriter(rasterio.crs.CRS.from_string(crs), names, scales, offsets).write(
+    SampleWriter(rasterio.crs.CRS.from_string(crs), coding).write(
         tmp_path / "fast.tif", stored, transform, tags
     )
     with rasterio.open(
@@ -382,10 +425,11 @@ def test_block_reader_strips_equal_direct_reads(tmp_path: Path, tile_px: int | N
     pairs = [open_pair(ref, "I"), open_pair(tgt, "II")]
     grid, offsets = common_grid(pairs)
     assert offsets[tgt] == (0, 5) and (grid.width, grid.height) == (90, 150)
-    scales, offs = band_coding(list(NAMES))
+    coding = choose_coding(NAMES, "db", "reflectance_x10000")
+    scales, offs = coding.scales, coding.offsets
     with rasterio.open(ref) as a, rasterio.open(tgt) as b:
         datasets = {ref: a, tgt: b}
-        reader = BlockReader(datasets, offsets, grid.width, 32, pairs[0])
+        reader = BlockReader(datasets, offsets, grid.width, 32, coding)
         try:
             for row in range(0, 150 - 32 + 1, 16):
                 for path, ds in datasets.items():
@@ -417,13 +461,12 @@ def test_training_statistics_exact(tmp_path: Path) -> None:
             split="rows:0.75,0.25,0",
             max_invalid=0.5,
             mono=True,
-            quiet=True,
         )
-    )
-    info = json.loads((out / "stats.json").read_text())
+    ).folder
+    info = {"train_stats": read_stats(out)}
     for kind in ("multi", "mono"):
         samples = np.stack(
-            [read_sample(out / r["path"]) for r in PatchDataset(out, "train", kind).records]
+            [read_sample(out / r.path) for r in PatchDataset(out, "train", kind).records]
         ).astype(np.float64)
         names = list(info["train_stats"][kind])
         assert len(names) == samples.shape[1]
@@ -446,7 +489,7 @@ def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
     """SSL4EO-S12 location 0000200: real S1 (June, September) and S2 L2A (June, August) ->
     s2 (date II --like date I) -> pair -> split: a real two-date dataset."""
     from sen_preproc.pair import PairConfig, pair_images
-    from sen_preproc.s2 import S2Config, process_s2
+    from sen_preproc.sentinel2.chain import S2Config, process_s2
 
     root = shared_dir / "fixtures" / "pairs" / "ssl4eo-s12"
     s1_dirs = sorted((root / "s1" / "0000200").iterdir())
@@ -481,14 +524,12 @@ def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
             stride_px=32,
             split="rows:0.5,0.25,0.25",
             max_invalid=0.01,
-            quiet=True,
         )
-    )
-    info = json.loads((out / "stats.json").read_text())
+    ).folder
+    info = json.loads((out / "dataset.json").read_text())
     assert info["counts"]["kept"] > 10 and info["counts"]["train"] > 0
-    assert info["pairs"]["I"]["date"].startswith("2020-06-04") and info["pairs"]["II"][
-        "date"
-    ].startswith("2020-08-13")
+    assert info["pairs"][0]["date"].startswith("2020-06-04")
+    assert info["pairs"][1]["date"].startswith("2020-08-13")
     sample = PatchDataset(out, "train")[0]
     assert sample["s1_I"].shape == (2, 64, 64) and np.isfinite(sample["s2_II"]).all()
     # June vs August: real change in NIR between the dates
@@ -505,7 +546,7 @@ def test_real_openeo_gfmap_clean_pair(shared_dir: Path, tmp_path: Path) -> None:
     import xarray as xr
 
     from sen_preproc.pair import PairConfig, pair_images
-    from sen_preproc.s2 import S2Config, process_s2
+    from sen_preproc.sentinel2.chain import S2Config, process_s2
 
     folder = shared_dir / "fixtures" / "pairs" / "openeo-gfmap"
     s1 = xr.open_dataset(folder / "cdse_sentinel1_grd.nc", engine="h5netcdf")
@@ -592,11 +633,9 @@ def test_real_openeo_gfmap_clean_pair(shared_dir: Path, tmp_path: Path) -> None:
             split="rows:0.5,0.25,0.25",
             max_invalid=0.05,
             mono=True,
-            quiet=True,
         )
-    )
-    info = json.loads((out / "stats.json").read_text())
+    ).folder
+    info = json.loads((out / "dataset.json").read_text())
+    stats = read_stats(out)
     assert info["counts"]["kept"] > 0 and info["counts"]["train"] > 0
-    assert (
-        info["train_stats"]["multi"]["I_B8"]["mean"] > info["train_stats"]["multi"]["I_B4"]["mean"]
-    )  # NIR > red
+    assert stats["multi"]["I_B8"]["mean"] > stats["multi"]["I_B4"]["mean"]  # NIR > red

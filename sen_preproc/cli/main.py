@@ -27,6 +27,8 @@ from sen_preproc.cli.options import (
     snap_options,
     verbose_opt,
 )
+from sen_preproc.cli.progress import progress_bars
+from sen_preproc.dataset.coding import SAMPLE_DTYPES
 from sen_preproc.errors import SenPrepError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,7 +75,7 @@ def _snap_config(options: dict[str, Any]) -> Any:
 def _s1_config(
     product: Path, out: Path | None, overwrite: bool, quiet: bool, options: dict[str, Any]
 ) -> Any:
-    from sen_preproc.s1 import S1Config
+    from sen_preproc.sentinel1.chain import S1Config
 
     no_geoid = options.pop("no_geoid")
     return S1Config(
@@ -100,7 +102,7 @@ def s1_command(
 ) -> None:
     """Preprocess a Sentinel-1 GRD PRODUCT (.zip, .SAFE folder or manifest.safe) into a
     terrain-corrected, calibrated GeoTIFF (one band per polarisation)."""
-    from sen_preproc.s1 import process_s1
+    from sen_preproc.sentinel1.chain import process_s1
     from sen_preproc.snap.engine import choose_engine, process_s1_snap
 
     _setup_logging(verbose, quiet)
@@ -134,7 +136,7 @@ def s2_command(
 ) -> None:
     """Preprocess a Sentinel-2 PRODUCT (L2A/L1C SAFE zip or folder, a folder of band GeoTIFFs or a
     multi-band GeoTIFF) into a reflectance GeoTIFF with a 'valid' (cloud-free) band."""
-    from sen_preproc.s2 import S2Config, process_s2
+    from sen_preproc.sentinel2.chain import S2Config, process_s2
     from sen_preproc.snap.engine import choose_engine, process_s2_snap
 
     _setup_logging(verbose, quiet)
@@ -246,6 +248,14 @@ def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
     show_default=True,
     help="jpg additionally writes the paper's 8-bit JPGs.",
 )
+@click.option(
+    "--sample-dtype",
+    type=click.Choice(SAMPLE_DTYPES),
+    default="auto",
+    show_default=True,
+    help="Sample storage: int16 with per-band scale/offset (auto, where lossless to the stated "
+    "step) or float32 (lossless for anything).",
+)
 @overwrite_opt
 @quiet_opt
 @verbose_opt
@@ -254,14 +264,13 @@ def split_command(
     quiet: bool, verbose: int, formats: tuple[str, ...], targets: tuple[Path, ...], **options: Any
 ) -> None:
     """Cut aligned pairs into the multi-temporal patch dataset (S1 I, S2 I, S1 II -> S2 II)."""
-    from sen_preproc.split import SplitConfig, build_dataset
+    from sen_preproc.dataset.split import SplitConfig, build_dataset
 
     _setup_logging(verbose, quiet)
-    out = build_dataset(SplitConfig(quiet=quiet, jpg="jpg" in formats, targets=targets, **options))
-    import json as _json
-
-    counts = _json.loads((out / "stats.json").read_text())["counts"]
-    click.echo(f"{out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    config = SplitConfig(jpg="jpg" in formats, targets=targets, **options)
+    info = build_dataset(config, progress=progress_bars(quiet))
+    counts = info.raw["counts"]
+    click.echo(f"{info.folder}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @cli.group("graph")
@@ -301,8 +310,8 @@ def graph_s1_command(
     **options: Any,
 ) -> None:
     """The Sentinel-1 GRD graph for PRODUCT, with the options of `senprep s1`."""
-    from sen_preproc.s1 import default_output_name
-    from sen_preproc.safe import open_product
+    from sen_preproc.sentinel1.chain import default_output_name
+    from sen_preproc.sentinel1.product import open_product
     from sen_preproc.snap.engine import s1_graph_options, write_graph_file
     from sen_preproc.snap.render import render_s1
 
@@ -311,7 +320,7 @@ def graph_s1_command(
     target = target or Path.cwd() / default_output_name(open_product(product), config)
     version = _graph_version(snap_version, gpt)
     rendered = render_s1(s1_graph_options(config, target.resolve()), version)
-    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite)))
+    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite, inputs=config.inputs())))
 
 
 @graph_group.command("s2")
@@ -333,8 +342,8 @@ def graph_s2_command(
     **options: Any,
 ) -> None:
     """The Sentinel-2 graph for PRODUCT (L2A; L1C with --atmcor sen2cor runs Sen2Cor)."""
-    from sen_preproc.s2 import S2Config, default_output_name
-    from sen_preproc.s2_product import open_s2
+    from sen_preproc.sentinel2.chain import S2Config, default_output_name
+    from sen_preproc.sentinel2.product import open_s2
     from sen_preproc.snap.engine import s2_graph_options, write_graph_file
     from sen_preproc.snap.render import render_s2
 
@@ -346,7 +355,7 @@ def graph_s2_command(
     target = target or Path.cwd() / default_output_name(s2, config)
     version = _graph_version(snap_version, gpt)
     rendered = render_s2(s2_graph_options(config, target.resolve(), level), version)
-    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite)))
+    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite, inputs=config.inputs())))
 
 
 @graph_group.command("collocate")
@@ -394,7 +403,10 @@ def graph_collocate_command(
         output=target.resolve(),
         resampling=resampling,
     )
-    click.echo(str(write_graph_file(render_collocate(options, version), out, overwrite=overwrite)))
+    rendered = render_collocate(options, version)
+    click.echo(
+        str(write_graph_file(rendered, out, overwrite=overwrite, inputs=(reference, secondary)))
+    )
 
 
 @cli.command("doctor")

@@ -83,7 +83,7 @@ def _split_pols(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
 
 def _parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
-    from sen_preproc.s2 import parse_bands
+    from sen_preproc.sentinel2.chain import parse_bands
 
     try:
         return parse_bands(value)

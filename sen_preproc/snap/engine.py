@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,12 +30,11 @@ from tqdm import tqdm
 from sen_preproc import __version__
 from sen_preproc.errors import GptError, GptNotFoundError, OptionError, ProductError
 from sen_preproc.grid import RasterGrid, parse_aoi
+from sen_preproc.outputs import GRAPH_HEADER, check_output_file, resolve_output
 from sen_preproc.raster_io import (
     GeoTiffWriter,
-    check_output_path,
     read_band_names,
     read_grid,
-    resolve_output,
 )
 from sen_preproc.snap import gpt as gpt_runner
 from sen_preproc.snap.catalogue import Catalogue, catalogue_for
@@ -114,16 +113,24 @@ def catalogue_for_run(version: SnapVersion) -> Catalogue:
     return installed
 
 
-def write_graph_file(rendered: RenderedGraph, out: Path, *, overwrite: bool = False) -> Path:
-    """Write the concrete graph (values substituted, XML-escaped) atomically to ``out``."""
+def write_graph_file(
+    rendered: RenderedGraph,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[Path | None] = (),
+) -> Path:
+    """Write the concrete graph (values substituted, XML-escaped) atomically to ``out``, opening
+    with senprep's header comment (which lets ``--overwrite`` replace it later)."""
+    check_output_file(out, overwrite=overwrite, inputs=inputs)
     if out.suffix.lower() != ".xml":
         raise OptionError(
             f"{out}: a graph file must end in .xml (gpt takes anything else for an operator)"
         )
-    check_output_path(out, overwrite)
     tmp = out.with_name(f".{out.name}.part-{os.getpid()}")
+    header = f"{GRAPH_HEADER} {__version__} (senprep graph) -->\n"
     try:
-        tmp.write_text(rendered.concrete_xml(), encoding="utf-8")
+        tmp.write_text(header + rendered.concrete_xml(), encoding="utf-8")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -148,8 +155,8 @@ def s1_graph_options(config: Any, output: Path) -> S1GraphOptions:
     The output CRS is the Python engine's (``--crs``, ``--like``'s, else the UTM zone of the
     scene centre), so both engines land in the same projection.
     """
-    from sen_preproc.s1 import output_grid, resolve_dem_datum
-    from sen_preproc.safe import open_product, read_metadata
+    from sen_preproc.sentinel1.chain import output_grid, resolve_dem_datum
+    from sen_preproc.sentinel1.product import open_product, read_metadata
 
     config.validate()
     product = open_product(config.product)
@@ -203,12 +210,14 @@ def process_s1_snap(
         one-line message (see :func:`sen_preproc.snap.gpt.run_gpt`). Nothing is left at the
         output path on failure; the gpt log is kept beside it.
     """
-    from sen_preproc.s1 import default_output_name, product_tags
-    from sen_preproc.safe import open_product
+    from sen_preproc.sentinel1.chain import default_output_name, product_tags
+    from sen_preproc.sentinel1.product import open_product
 
     config.validate()
     product = open_product(config.product)
-    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
+    out = resolve_output(
+        config.out, default_output_name(product, config), config.overwrite, config.inputs()
+    )
     install = gpt_runner.find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
@@ -286,8 +295,9 @@ def process_s2_snap(
     """``senprep s2 --engine snap``: Resample, band subset, Reproject (and Sen2Cor for L1C with
     ``--atmcor sen2cor``) in gpt; the ``valid`` band is derived from the scene classification
     exactly as the Python engine does."""
-    from sen_preproc.s2 import default_output_name
-    from sen_preproc.s2_product import normalise_band, open_s2
+    from sen_preproc.bands import normalise_band
+    from sen_preproc.sentinel2.chain import default_output_name
+    from sen_preproc.sentinel2.product import open_s2
 
     config.validate()
     bands = tuple(normalise_band(b) for b in config.bands)
@@ -303,7 +313,9 @@ def process_s2_snap(
             product.path,
         )
     level = "L1C" if product.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
-    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
+    out = resolve_output(
+        config.out, default_output_name(product, config), config.overwrite, config.inputs()
+    )
     install = gpt_runner.find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
@@ -354,7 +366,7 @@ def process_s2_snap(
 
 def s2_graph_options(config: Any, output: Path, level: str) -> S2GraphOptions:
     """The S2 graph for an :class:`sen_preproc.s2.S2Config` (``--like`` gives the CRS)."""
-    from sen_preproc.s2_product import normalise_band
+    from sen_preproc.bands import normalise_band
 
     crs = config.crs
     if config.like is not None:

@@ -1329,7 +1329,7 @@ def place_orbit_file(
     home : Path, optional
         User home (tests).
     check_content : bool
-        Also read the file (:func:`sen_preproc.orbit.read_orbit_file`) and check its mission.
+        Also read the file (:func:`sen_preproc.sentinel1.orbit.read_orbit_file`) and check its mission.
 
     Returns
     -------
@@ -1346,7 +1346,7 @@ def place_orbit_file(
     if not src.is_file():
         raise OrbitError(f"{src}: orbit file not found; pass an existing .EOF (or zipped) file")
     if check_content:
-        from sen_preproc.orbit import read_orbit_file
+        from sen_preproc.sentinel1.orbit import read_orbit_file
 
         orbit = read_orbit_file(src)
         if orbit.mission and orbit.mission.upper() != info.mission:

@@ -1,7 +1,7 @@
 """Radiometric calibration of GRD digital numbers (ESA S1-RS-MDA-52-7448, SNAP Calibration).
 
 ``sigma0 = (DN² - N) / A²`` with ``A`` the sigmaNought (betaNought, gamma) LUT interpolated
-bilinearly in line/pixel and ``N`` the thermal-noise LUT (see :mod:`sen_preproc.noise`).
+bilinearly in line/pixel and ``N`` the thermal-noise LUT (see :mod:`sen_preproc.sentinel1.thermal_noise`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sen_preproc.errors import OptionError
-from sen_preproc.luts import LutGrid
+from sen_preproc.sentinel1.luts import LutGrid
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from lxml import etree
 
 from sen_preproc.errors import MissingDataError, ProductError
-from sen_preproc.luts import LutGrid
+from sen_preproc.sentinel1.luts import LutGrid
 
 LOGGER = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from sen_preproc.safe import NoiseModel
+from sen_preproc.sentinel1.product import NoiseModel
 
 FloatArray = npt.NDArray[np.float64]
 

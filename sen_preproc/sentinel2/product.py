@@ -1,7 +1,7 @@
 """Open Sentinel-2 inputs: L2A/L1C SAFE products (zip or folder), folders of per-band
 GeoTIFFs (Google Earth Engine, SSL4EO, BigEarthNet exports) and multi-band GeoTIFFs.
 
-Only metadata is read here; pixels are read by :mod:`sen_preproc.s2`. Each band records where
+Only metadata is read here; pixels are read by :mod:`sen_preproc.sentinel2.chain`. Each band records where
 its files are (one per native/resampled resolution) and the ESA radiometric convention that turns
 its digital numbers into reflectance: ``reflectance = (DN + offset) / quantification``
 (``BOA_ADD_OFFSET``/``BOA_QUANTIFICATION_VALUE`` for L2A, ``RADIO_ADD_OFFSET``/
@@ -23,44 +23,18 @@ import rasterio
 from lxml import etree
 from rasterio.errors import RasterioIOError
 
-from sen_preproc.errors import MissingDataError, ProductError
+from sen_preproc.bands import NATIVE_RESOLUTION_M, S2_BANDS, normalise_band
+from sen_preproc.errors import MissingDataError, OptionError, ProductError
 
 LOGGER = logging.getLogger(__name__)
 
-ALL_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
-"""Canonical band names (as in the output band descriptions)."""
-NATIVE_RESOLUTION_M = {
-    "B1": 60.0,
-    "B2": 10.0,
-    "B3": 10.0,
-    "B4": 10.0,
-    "B5": 20.0,
-    "B6": 20.0,
-    "B7": 20.0,
-    "B8": 10.0,
-    "B8A": 20.0,
-    "B9": 60.0,
-    "B10": 60.0,
-    "B11": 20.0,
-    "B12": 20.0,
-}
-"""MSI native ground sampling distance of each band."""
 
-
-def normalise_band(name: str) -> str:
-    """``B02``/``b2``/``B2`` -> ``B2``; ``B8A``/``b8a`` -> ``B8A``.
-
-    Raises
-    ------
-    ProductError
-        For a name that is no Sentinel-2 band.
-    """
-    match = re.fullmatch(r"[Bb]0*(\d{1,2})([Aa]?)", name.strip())
-    if match is None or f"B{int(match.group(1))}{match.group(2).upper()}" not in ALL_BANDS:
-        raise ProductError(
-            f"unknown Sentinel-2 band {name!r}; use names like {', '.join(ALL_BANDS)}"
-        )
-    return f"B{int(match.group(1))}{match.group(2).upper()}"
+def _product_band(code: str, source: Path | str) -> str:
+    """A band name read from a product's files: canonical, or a ProductError naming the file."""
+    try:
+        return normalise_band(code)
+    except OptionError as err:
+        raise ProductError(f"{source}: {err}; the product metadata is damaged") from err
 
 
 @dataclass(frozen=True)
@@ -119,11 +93,11 @@ class S2Input:
                 raise MissingDataError(
                     f"{self.path}: band {name} is listed in the metadata but its image file is "
                     "missing (incomplete product); download the complete product or choose "
-                    f"--bands from {', '.join(b for b in ALL_BANDS if b in self.bands)}"
+                    f"--bands from {', '.join(b for b in S2_BANDS if b in self.bands)}"
                 )
             raise MissingDataError(
                 f"{self.path}: band {name} is not in this input (it has "
-                f"{', '.join(b for b in ALL_BANDS if b in self.bands) or 'none'}); choose --bands accordingly"
+                f"{', '.join(b for b in S2_BANDS if b in self.bands) or 'none'}); choose --bands accordingly"
             )
         return files
 
@@ -220,10 +194,10 @@ def _parse_safe(src: Path, read: Any, names: list[str], prefix: str, gdal_prefix
         quant = float(_xml_text(root, "QUANTIFICATION_VALUE") or 10000)
         offset_tag = "RADIO_ADD_OFFSET"
     band_ids = {
-        str(e.get("bandId")): normalise_band(str(e.get("physicalBand")))
+        str(e.get("bandId")): _product_band(str(e.get("physicalBand")), src)
         for e in root.xpath(".//*[local-name()='Spectral_Information']")
     }
-    offsets = {b: 0.0 for b in ALL_BANDS}
+    offsets = {b: 0.0 for b in S2_BANDS}
     for element in root.xpath(f".//*[local-name()='{offset_tag}']"):
         band = band_ids.get(str(element.get("band_id")))
         if band:
@@ -250,7 +224,7 @@ def _parse_safe(src: Path, read: Any, names: list[str], prefix: str, gdal_prefix
             if member in name_set:
                 scl[float(res)] = f"{gdal_prefix}{prefix}{member}"
             continue
-        band = normalise_band(code)
+        band = _product_band(code, src)
         listed.append(band)
         listed_res.setdefault(band, set()).add(float(res))
         if member in name_set:
@@ -359,7 +333,7 @@ def _open_band_folder(folder: Path) -> S2Input:
         if match.group(1).upper() == "SCL":
             scl[_resolution(str(tif))] = str(tif)
             continue
-        band = normalise_band(match.group(1))
+        band = _product_band(match.group(1), tif)
         bands.setdefault(band, []).append(BandFile(str(tif), _resolution(str(tif), band)))
     if not bands:
         raise ProductError(
@@ -382,7 +356,7 @@ def _open_band_folder(folder: Path) -> S2Input:
         sensing_time=_sensing_time(meta, product_id),
         processing_baseline=baseline,
         bands=bands,
-        offsets={b: offset for b in ALL_BANDS},
+        offsets={b: offset for b in S2_BANDS},
         scl=scl,
         cloud_cover_percent=float(cloud) if cloud is not None else None,
     )
@@ -410,7 +384,7 @@ def _open_multiband(path: Path) -> S2Input:
             continue
         try:
             band = normalise_band(description)
-        except ProductError:
+        except OptionError:
             continue
         bands[band] = [BandFile(str(path), float(res), index)]
     if not bands:
@@ -420,7 +394,7 @@ def _open_multiband(path: Path) -> S2Input:
         )
     baseline = tags.get("PROCESSING_BASELINE", "")
     scale_tag = tags.get("REFLECTANCE_SCALE")
-    offsets = {b: baseline_offset(baseline) for b in ALL_BANDS}
+    offsets = {b: baseline_offset(baseline) for b in S2_BANDS}
     return S2Input(
         path=path,
         kind="geotiff",

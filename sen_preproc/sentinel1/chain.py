@@ -2,13 +2,13 @@
 
 ``process_s1(config)`` runs, for every selected polarisation:
 
-1. open and check the product (:mod:`sen_preproc.safe`);
-2. optional GRD border-noise removal (:mod:`sen_preproc.border_noise`);
-3. thermal-noise removal (:mod:`sen_preproc.noise`);
-4. orbit: annotation state vectors or an EOF file (:mod:`sen_preproc.orbit`);
-5. radiometric calibration to σ0/β0/γ0 (:mod:`sen_preproc.calibration`);
-6. speckle filtering (:mod:`sen_preproc.speckle`);
-7. range-Doppler terrain correction on a DEM or the ellipsoid (:mod:`sen_preproc.terrain`);
+1. open and check the product (:mod:`sen_preproc.sentinel1.product`);
+2. optional GRD border-noise removal (:mod:`sen_preproc.sentinel1.border_noise`);
+3. thermal-noise removal (:mod:`sen_preproc.sentinel1.thermal_noise`);
+4. orbit: annotation state vectors or an EOF file (:mod:`sen_preproc.sentinel1.orbit`);
+5. radiometric calibration to σ0/β0/γ0 (:mod:`sen_preproc.sentinel1.calibration`);
+6. speckle filtering (:mod:`sen_preproc.sentinel1.speckle`);
+7. range-Doppler terrain correction on a DEM or the ellipsoid (:mod:`sen_preproc.sentinel1.terrain`);
 8. conversion to dB;
 9. optional crop to an AOI - applied first, by restricting both the output grid and the part of
    the SAR image that steps 2-6 process.
@@ -36,10 +36,7 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from sen_preproc import __version__
-from sen_preproc.border_noise import border_noise_mask
-from sen_preproc.calibration import calibrate_dn, calibration_lut_name
 from sen_preproc.errors import GeometryError, OptionError
-from sen_preproc.geoid import geoid_undulation_m
 from sen_preproc.grid import (
     RasterGrid,
     crop_grid,
@@ -48,8 +45,7 @@ from sen_preproc.grid import (
     parse_crs,
     utm_crs_for,
 )
-from sen_preproc.noise import compute_noise_lut
-from sen_preproc.orbit import check_orbit_covers, read_orbit_file
+from sen_preproc.outputs import resolve_output
 from sen_preproc.raster_io import (
     DemSampler,
     GeoTiffWriter,
@@ -57,11 +53,20 @@ from sen_preproc.raster_io import (
     raster_shape,
     read_grid,
     read_window,
-    resolve_output,
 )
-from sen_preproc.safe import GeolocationGrid, S1Metadata, S1Product, open_product, read_metadata
-from sen_preproc.speckle import SPECKLE_FILTERS, filter_speckle, speckle_halo_px
-from sen_preproc.terrain import (
+from sen_preproc.sentinel1.border_noise import border_noise_mask
+from sen_preproc.sentinel1.calibration import calibrate_dn, calibration_lut_name
+from sen_preproc.sentinel1.geoid import geoid_undulation_m
+from sen_preproc.sentinel1.orbit import check_orbit_covers, read_orbit_file
+from sen_preproc.sentinel1.product import (
+    GeolocationGrid,
+    S1Metadata,
+    S1Product,
+    open_product,
+    read_metadata,
+)
+from sen_preproc.sentinel1.speckle import SPECKLE_FILTERS, filter_speckle, speckle_halo_px
+from sen_preproc.sentinel1.terrain import (
     SarGeometry,
     build_geometry,
     coarse_indices,
@@ -69,6 +74,7 @@ from sen_preproc.terrain import (
     sample_bilinear,
     upsample_bilinear,
 )
+from sen_preproc.sentinel1.thermal_noise import compute_noise_lut
 
 LOGGER = logging.getLogger(__name__)
 
@@ -105,6 +111,10 @@ class S1Config:
     strip_rows: int = 512
     max_memory_bytes: int = 1 << 30
     extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def inputs(self) -> tuple[Path | None, ...]:
+        """The files this run reads (never overwritten by its output)."""
+        return (self.product, self.dem, self.orbit_file, self.like)
 
     def validate(self) -> None:
         """Check option values that click cannot (raises OptionError)."""
@@ -419,7 +429,9 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
     config.validate()
     product = open_product(config.product)
     pols = product.require_polarisations(config.polarisations or product.polarisations)
-    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
+    out = resolve_output(
+        config.out, default_output_name(product, config), config.overwrite, config.inputs()
+    )
     measurement = {pol: product.measurement_path(pol) for pol in pols}
     metadata = {pol: read_metadata(product, pol) for pol in pols}
     first = metadata[pols[0]]
@@ -498,6 +510,7 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
                     for p in pols
                 },
                 overwrite=config.overwrite,
+                inputs=config.inputs(),
             ) as writer:
                 _run_terrain_correction(
                     config, geometry, heights, grid, window, store, pols, writer, bar

@@ -31,11 +31,13 @@ from rasterio.warp import reproject
 from tqdm import tqdm
 
 from sen_preproc import __version__
+from sen_preproc.bands import normalise_band
 from sen_preproc.errors import OptionError
 from sen_preproc.grid import RasterGrid, crop_grid, grid_from_bounds, parse_aoi, parse_crs
-from sen_preproc.raster_io import GeoTiffWriter, read_grid, resolve_output
-from sen_preproc.s2_product import BandFile, S2Input, normalise_band, open_s2
-from sen_preproc.sen2cor import run_sen2cor
+from sen_preproc.outputs import resolve_output
+from sen_preproc.raster_io import GeoTiffWriter, read_grid
+from sen_preproc.sentinel2.product import BandFile, S2Input, open_s2
+from sen_preproc.sentinel2.sen2cor import run_sen2cor
 
 LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ class S2Config:
     overwrite: bool = False
     quiet: bool = False
     block_px: int = 2048
+
+    def inputs(self) -> tuple[Path | None, ...]:
+        """The files this run reads (never overwritten by its output)."""
+        return (self.product, self.like)
 
     def validate(self) -> None:
         """Check values click cannot."""
@@ -174,7 +180,9 @@ def process_s2(config: S2Config, progress: Callable[..., Any] | None = None) -> 
     config.validate()
     bands = tuple(normalise_band(b) for b in config.bands)
     product = open_s2(config.product)
-    out = resolve_output(config.out, default_output_name(product, config), config.overwrite)
+    out = resolve_output(
+        config.out, default_output_name(product, config), config.overwrite, config.inputs()
+    )
     steps: list[dict[str, Any]] = [
         {"step": "read", "product": product.product_id, "kind": product.kind}
     ]
@@ -249,6 +257,7 @@ def process_s2(config: S2Config, progress: Callable[..., Any] | None = None) -> 
             names,
             tags=tags,
             overwrite=config.overwrite,
+            inputs=config.inputs(),
             dtype="float32" if float_out else "uint16",
             nodata=float("nan") if float_out else 0,
         ) as writer:

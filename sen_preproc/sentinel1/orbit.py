@@ -19,7 +19,7 @@ import numpy.typing as npt
 from lxml import etree
 
 from sen_preproc.errors import OrbitError
-from sen_preproc.safe import OrbitStateVectors
+from sen_preproc.sentinel1.product import OrbitStateVectors
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from sen_preproc.geodesy import geodetic_to_ecef
-from sen_preproc.orbit import OrbitInterpolator
-from sen_preproc.safe import OrbitStateVectors, S1Metadata
+from sen_preproc.sentinel1.geodesy import geodetic_to_ecef
+from sen_preproc.sentinel1.orbit import OrbitInterpolator
+from sen_preproc.sentinel1.product import OrbitStateVectors, S1Metadata
 
 FloatArray = npt.NDArray[np.float64]
 
