@@ -160,7 +160,6 @@ def bench_chain(product_path: Path, dem: Path, workdir: Path) -> float:
         product=product_path,
         out=out,
         overwrite=True,
-        quiet=True,
         speckle="refined-lee",
         dem=dem,
         dem_datum="ellipsoid",
@@ -200,7 +199,7 @@ def bench_full(workdir: Path) -> None:
     code = (
         f"import resource,sys,time;sys.path.insert(0,{str(REPO)!r});"
         "from sen_preproc.sentinel1.chain import S1Config, process_s1;from pathlib import Path;t=time.perf_counter();"
-        f"process_s1(S1Config(product=Path({str(product)!r}), out=Path({str(out)!r}), overwrite=True, quiet=True, speckle='refined-lee'));"
+        f"process_s1(S1Config(product=Path({str(product)!r}), out=Path({str(out)!r}), overwrite=True, speckle='refined-lee'));"
         "print('WALL', time.perf_counter()-t);"
         "print('RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
     )

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sen_preproc.snap import gpt as gpt_mod
+from sen_preproc.snap import auxdata as snap_auxdata
+from sen_preproc.snap import install as gpt_mod
 from sen_preproc.snap.version import KNOWN_MAJORS
 
 LOGGER = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def _check_heap(install: gpt_mod.GptInstall | None, total_ram: int | None) -> Ch
 
 def _check_orbits(auxdata: Path, home: Path) -> Check:
     name = "SNAP orbit files"
-    folders = [gpt_mod.s1_orbit_dir(kind, None, home=home) for kind in ("POEORB", "RESORB")]
+    folders = [snap_auxdata.s1_orbit_dir(kind, None, home=home) for kind in ("POEORB", "RESORB")]
     default = auxdata / "Orbits" / "Sentinel-1"
     existing = [f for f in folders if f.is_dir()]
     fix = (
@@ -289,7 +290,7 @@ def run_checks(
         _guarded("Java heap (gpt.vmoptions)", lambda: _check_heap(install, ram)),
     ]
     try:
-        auxdata = gpt_mod.snap_auxdata_dir(user_home)
+        auxdata = snap_auxdata.snap_auxdata_dir(user_home)
     except Exception:
         auxdata = user_home / ".snap" / "auxdata"
     checks += [

@@ -22,7 +22,8 @@ import shapely.ops
 import shapely.wkt
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.windows import Window
+from rasterio.transform import array_bounds
+from rasterio.windows import Window, from_bounds, subdivide
 
 from sen_preproc.errors import GeometryError, OptionError
 
@@ -56,9 +57,8 @@ class RasterGrid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
-        left, top = self.transform @ (0, 0)
-        right, bottom = self.transform @ (self.width, self.height)
-        return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
+        west, south, east, north = array_bounds(self.height, self.width, self.transform)
+        return min(west, east), min(south, north), max(west, east), max(south, north)
 
     def window_grid(self, window: Window) -> RasterGrid:
         """The sub-grid covering ``window`` (aligned with this grid)."""
@@ -69,27 +69,18 @@ class RasterGrid:
             height=int(window.height),
         )
 
-    def pixel_centres(self, window: Window | None = None) -> tuple[FloatArray, FloatArray]:
-        """x and y of pixel centres in CRS units, each of shape ``(rows, cols)``."""
-        w = window or Window(0, 0, self.width, self.height)
-        cols = np.arange(w.col_off, w.col_off + w.width) + 0.5
-        rows = np.arange(w.row_off, w.row_off + w.height) + 0.5
-        t = self.transform
-        x = t.c + t.a * cols[None, :] + t.b * rows[:, None]
-        y = t.f + t.d * cols[None, :] + t.e * rows[:, None]
-        return x, y
-
     def blocks(self, block_px: int) -> Iterator[Window]:
         """Row-major windows of at most ``block_px`` x ``block_px`` pixels."""
-        for row in range(0, self.height, block_px):
-            for col in range(0, self.width, block_px):
-                yield Window(
-                    col, row, min(block_px, self.width - col), min(block_px, self.height - row)
-                )
+        yield from subdivide(Window(0, 0, self.width, self.height), block_px, block_px)
 
 
 def utm_crs_for(lon_deg: float, lat_deg: float) -> CRS:
-    """WGS84 / UTM CRS of the zone containing (lon, lat) (EPSG:326xx north, 327xx south)."""
+    """WGS84 / UTM CRS of the zone containing (lon, lat) (EPSG:326xx north, 327xx south).
+
+    The zone number is arithmetic rather than ``pyproj.database.query_utm_crs_info``: that
+    returns every zone whose area of use touches the point (two on a zone edge, four at
+    0°, 0°) and takes ~70 ms; here a point on an edge belongs to the eastern zone, as in MGRS.
+    """
     zone = int(math.floor((lon_deg + 180.0) / 6.0)) % 60 + 1
     return CRS.from_epsg((32600 if lat_deg >= 0 else 32700) + zone)
 
@@ -152,13 +143,12 @@ def crop_grid(
         When the geometry does not intersect the grid.
     """
     local = transform_geometry(geom, geom_crs, grid.crs)
-    inv = ~grid.transform
-    minx, miny, maxx, maxy = local.bounds
-    corners = [inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)]
-    col0 = max(int(math.floor(min(c[0] for c in corners))), 0)
-    col1 = min(int(math.ceil(max(c[0] for c in corners))), grid.width)
-    row0 = max(int(math.floor(min(c[1] for c in corners))), 0)
-    row1 = min(int(math.ceil(max(c[1] for c in corners))), grid.height)
+    window = from_bounds(*local.bounds, transform=grid.transform)
+    # every pixel the geometry's bounding box touches (rounded outwards), within the grid
+    col0 = max(int(math.floor(window.col_off)), 0)
+    col1 = min(int(math.ceil(window.col_off + window.width)), grid.width)
+    row0 = max(int(math.floor(window.row_off)), 0)
+    row1 = min(int(math.ceil(window.row_off + window.height)), grid.height)
     if col0 >= col1 or row0 >= row1:
         raise GeometryError(
             f"the area of interest {tuple(round(v, 4) for v in geom.bounds)} does not intersect "

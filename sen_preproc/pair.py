@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +27,6 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError, WindowError
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
-from tqdm import tqdm
 
 from sen_preproc import __version__
 from sen_preproc.errors import GeometryError, MissingDataError, OptionError, ProductError
@@ -41,6 +38,7 @@ from sen_preproc.grid import (
     utm_crs_for,
 )
 from sen_preproc.outputs import check_output_file
+from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import GeoTiffWriter
 
 LOGGER = logging.getLogger(__name__)
@@ -60,7 +58,6 @@ class PairConfig:
     resolution_m: float | None = None
     min_overlap: float = 0.10
     overwrite: bool = False
-    quiet: bool = False
     block_px: int = 2048
 
 
@@ -176,14 +173,12 @@ def crop_to_overlap(
             f"(minimum {100 * config.min_overlap:.0f} %); pair better matching images or lower --min-overlap"
         )
     local = transform_geometry(inter, crs, grid.crs) if crs != grid.crs else inter
-    inv = ~grid.transform
-    minx, miny, maxx, maxy = local.bounds
-    corners = [inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)]
-    eps = 1e-6  # keep only pixels entirely inside the overlap
-    col0 = max(int(math.ceil(min(c[0] for c in corners) - eps)), 0)
-    col1 = min(int(math.floor(max(c[0] for c in corners) + eps)), grid.width)
-    row0 = max(int(math.ceil(min(c[1] for c in corners) - eps)), 0)
-    row1 = min(int(math.floor(max(c[1] for c in corners) + eps)), grid.height)
+    window = from_bounds(*local.bounds, transform=grid.transform)
+    eps = 1e-6  # keep only pixels entirely inside the overlap (rounded inwards)
+    col0 = max(int(math.ceil(window.col_off - eps)), 0)
+    col1 = min(int(math.floor(window.col_off + window.width + eps)), grid.width)
+    row0 = max(int(math.ceil(window.row_off - eps)), 0)
+    row1 = min(int(math.floor(window.row_off + window.height + eps)), grid.height)
     if col0 >= col1 or row0 >= row1:
         raise GeometryError(f"{s1.path} and {s2.path}: the overlap is smaller than one pixel")
     # the footprints come from decimated masks (one coarse pixel = `coarse` target pixels):
@@ -342,7 +337,7 @@ def _time_gap_days(s1: RasterInfo, s2: RasterInfo) -> tuple[str, str, str]:
     return t1, t2, f"{abs((d2 - d1).total_seconds()) / 86400.0:.3f}"
 
 
-def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) -> Path:
+def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:
     """Co-register ``config.s1`` and ``config.s2`` and write the aligned stack."""
     if not 0.0 <= config.min_overlap <= 1.0:
         raise OptionError(f"--min-overlap must be within 0..1, got {config.min_overlap}")
@@ -381,7 +376,6 @@ def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) 
         "SENPREP_VERSION": __version__,
         "PROCESSING_TIME": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
     with GeoTiffWriter(
         config.out,
         grid,
@@ -390,7 +384,7 @@ def pair_images(config: PairConfig, progress: Callable[..., Any] | None = None) 
         overwrite=config.overwrite,
         inputs=(config.s1, config.s2),
     ) as writer:
-        for window in bar(list(grid.blocks(config.block_px)), desc="pair", unit="block"):
+        for window in track(progress, list(grid.blocks(config.block_px)), "pair", "block"):
             block = grid.window_grid(window)
             layers = [
                 read_on_grid(s1, i, block, to_linear=s1_db, categorical=False) for i, _ in s1_bands

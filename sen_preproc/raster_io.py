@@ -195,11 +195,6 @@ class ScratchStore:
             )
             LOGGER.info("scratch image on disk: %s", self._path)
 
-    @property
-    def on_disk(self) -> bool:
-        """True when backed by a temporary file."""
-        return self._path is not None
-
     def write(self, name: str, row: int, data: npt.NDArray[np.float32]) -> None:
         """Write full-width rows ``row:row + len(data)`` of image ``name``."""
         if self._ds is None:

@@ -9,7 +9,8 @@ import pytest
 
 from sen_preproc import doctor
 from sen_preproc.doctor import Check, format_report, run_checks
-from sen_preproc.snap import gpt as gm
+from sen_preproc.snap import auxdata as aux
+
 
 FAKE_DIAG = """
 import sys
@@ -178,7 +179,7 @@ def test_a_failing_check_never_raises(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(doctor, "_check_dem", explode)
-    monkeypatch.setattr(gm, "snap_auxdata_dir", explode)
+    monkeypatch.setattr(aux, "snap_auxdata_dir", explode)
     checks = by_name(
         run_checks(
             bare,

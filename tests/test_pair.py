@@ -100,7 +100,7 @@ def test_crop_exact_on_large_footprints(tmp_path: Path, s1_res: float) -> None:
         nodata=np.nan,
         tags={"ACQUISITION_START": "2021-06-01T05:00:00Z", "SCALE": "db"},
     )
-    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif", quiet=True))
+    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif"))
     with rasterio.open(out) as ds:
         data = ds.read(1)
         # the first/last rows and columns hold valid pixels: nothing lost, nothing extra
@@ -116,7 +116,7 @@ def test_crop_exact_on_large_footprints(tmp_path: Path, s1_res: float) -> None:
 def test_crop_to_footprint_intersection_exact(tmp_path: Path) -> None:
     s1 = s1_image(tmp_path / "s1.tif", 0.0, 100)  # x 0..1000
     s2 = s2_image(tmp_path / "s2.tif", 500.0, 100)  # x 500..1500
-    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif", quiet=True))
+    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif"))
     with rasterio.open(out) as ds:
         assert ds.transform == Affine(10, 0, 500.0, 0, -10, 5000.0)
         assert (ds.width, ds.height) == (50, 50)
@@ -146,7 +146,7 @@ def test_s1_resampled_in_linear_power(tmp_path: Path) -> None:
         tags={"SCALE": "db"},
     )
     s2 = s2_image(tmp_path / "s2.tif", 0.0, 100)
-    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif", quiet=True))
+    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "p.tif"))
     with rasterio.open(out) as ds:
         vv = ds.read(1)
     np.testing.assert_allclose(vv[10:40, 10:90], 10 * np.log10(5.5), atol=1e-4)
@@ -155,13 +155,11 @@ def test_s1_resampled_in_linear_power(tmp_path: Path) -> None:
 def test_grid_s1_and_explicit_crs(tmp_path: Path) -> None:
     s1 = s1_image(tmp_path / "s1.tif", 3.0, 100)  # 3 m off the S2 grid: must be resampled
     s2 = s2_image(tmp_path / "s2.tif", 0.0, 100)
-    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "a.tif", grid="s1", quiet=True))
+    out = pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / "a.tif", grid="s1"))
     with rasterio.open(out) as ds:
         assert ds.transform.c == 3.0 and ds.width == 99
     out = pair_images(
-        PairConfig(
-            s1=s1, s2=s2, out=tmp_path / "b.tif", grid="EPSG:32633", resolution_m=20.0, quiet=True
-        )
+        PairConfig(s1=s1, s2=s2, out=tmp_path / "b.tif", grid="EPSG:32633", resolution_m=20.0)
     )
     with rasterio.open(out) as ds:
         assert ds.res == (20.0, 20.0)
@@ -240,7 +238,6 @@ def test_real_ssl4eo_pair(shared_dir: Path, tmp_path: Path) -> None:
         S2Config(
             product=sorted((root / "s2a" / "0000200").iterdir())[0],
             out=tmp_path / "s2.tif",
-            quiet=True,
         )
     )
     result = CliRunner().invoke(

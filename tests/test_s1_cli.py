@@ -427,6 +427,7 @@ def test_zipped_product_and_overwrite(workdir: Path, monkeypatch: pytest.MonkeyP
         ("bad_window", "odd window"),
         ("missing_dem", "cannot open the DEM"),
         ("far_dem", "does not cover the output area"),
+        ("measurement_size", "the product is damaged"),
     ],
 )
 def test_bad_inputs(case: str, message: str, product: Path, workdir: Path) -> None:
@@ -470,6 +471,15 @@ def test_bad_inputs(case: str, message: str, product: Path, workdir: Path) -> No
     elif case == "far_dem":
         far = write_dem(base / "far_dem.tif", (100.0, 10.0, 100.05, 10.05))
         args += [str(product), "--dem", str(far), "--dem-datum", "ellipsoid"]
+    elif case == "measurement_size":  # a damaged product: ProductError, not an option error
+        copy = shutil.copytree(product, base / product.name)
+        tiff = next((copy / "measurement").iterdir())
+        with rasterio.open(tiff) as src:
+            profile = src.profile | {"height": src.height - 7}
+            data = src.read(window=rasterio.windows.Window(0, 0, src.width, src.height - 7))
+        with rasterio.open(tiff, "w", **profile) as dst:
+            dst.write(data)
+        args.append(str(copy))
     out = base / "out.tif"
     code, output = run([*args, "--out", str(out), "-q"])
     assert code == 1, output
@@ -545,7 +555,6 @@ def test_blockwise_processing_equals_single_block(product: Path, dem: Path, work
         "dem": dem,
         "dem_datum": "ellipsoid",
         "speckle": "refined-lee",
-        "quiet": True,
     }
     whole = process_s1(
         S1Config(out=workdir / "whole.tif", strip_rows=100_000, block_px=4096, **common)

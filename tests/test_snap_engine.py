@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from fake_snap import fake_env, install_fake_gpt
 
 from sen_preproc.cli.main import cli
+from sen_preproc.engines import choose_engine
 from sen_preproc.raster_io import read_band_names
 from sen_preproc.snap import engine
 from sen_preproc.snap.catalogue import catalogue_for
@@ -211,8 +212,8 @@ def test_snap_failures_leave_no_output(
     missing = tmp_path / "nowhere" / "gpt"
     code, output = run(["s1", str(product), "--engine", "snap", "--gpt", str(missing)])
     assert code == 1 and str(missing) in output
-    assert engine.choose_engine("auto", engine.SnapOptions()) == "python"
-    assert engine.choose_engine("auto", engine.SnapOptions(gpt=gpt)) == "snap"
+    assert choose_engine("auto") == "python"
+    assert choose_engine("auto", gpt) == "snap"
     # bad input fails before gpt starts, with the Python engine's message
     not_safe = tmp_path / "x.zip"
     not_safe.write_bytes(b"not a zip")

@@ -38,6 +38,9 @@ from sen_preproc.errors import (
 )
 from sen_preproc.raster_io import raster_summary
 from sen_preproc.snap import gpt as gm
+from sen_preproc.snap import install as inst
+from sen_preproc.snap import auxdata as aux
+from sen_preproc.snap import gpt_log
 from sen_preproc.snap.version import SnapVersion
 
 FAKE_GPT = r"""
@@ -267,7 +270,7 @@ class Fake:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.root = root
         self.gpt = make_gpt(root / "snap")
-        self.install = gm.GptInstall(self.gpt, SnapVersion(9, 0, 0), root / "snap")
+        self.install = inst.GptInstall(self.gpt, SnapVersion(9, 0, 0), root / "snap")
         self.control_path = root / "control.json"
         self.record_path = root / "record.jsonl"
         self.control: dict[str, Any] = {"record": str(self.record_path)}
@@ -294,6 +297,32 @@ class Fake:
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fake:
     return Fake(tmp_path, monkeypatch)
+
+
+class Recorder:
+    """A :class:`sen_preproc.progress.Progress` recording the fraction done after each advance."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+        self.tasks: list[tuple[str, float | None, str]] = []
+        self.closed = 0
+
+    def record(self, fraction: float) -> None:
+        self.seen.append(fraction)
+
+    def start(self, desc: str, total: float | None, unit: str) -> Any:
+        self.tasks.append((desc, total, unit))
+        recorder, state = self, {"done": 0.0}
+
+        class Task:
+            def advance(self, amount: float = 1.0) -> None:
+                state["done"] += amount
+                recorder.record(round(state["done"] / (total or 1.0), 6))
+
+            def close(self) -> None:
+                recorder.closed += 1
+
+        return Task()
 
 
 def run(fake: Fake, output: Path, **kwargs: Any) -> gm.GptResult:
@@ -328,7 +357,7 @@ def test_find_gpt_search_order(tmp_path: Path) -> None:
     defaults = [str(tmp_path / "missing" / "bin" / "gpt"), "~/default/bin/gpt"]
 
     def find(explicit_path: Path | None, environment: dict[str, str]) -> Path:
-        found = gm.find_gpt(
+        found = inst.find_gpt(
             explicit_path, environment, default_locations=defaults, probe_version=False
         )
         return found.path
@@ -341,19 +370,19 @@ def test_find_gpt_search_order(tmp_path: Path) -> None:
     assert find(None, env) == path_gpt
     env["PATH"] = str(tmp_path / "nothing")
     assert find(None, env) == default_gpt  # "~" expanded with env HOME
-    install = gm.find_gpt(None, env, default_locations=defaults, probe_version=False)
+    install = inst.find_gpt(None, env, default_locations=defaults, probe_version=False)
     assert install.snap_home == tmp_path / "default"
     assert install.vmoptions == tmp_path / "default" / "bin" / "gpt.vmoptions"
 
 
 def test_find_gpt_explicit_folder_and_symlink(tmp_path: Path) -> None:
     gpt = make_gpt(tmp_path / "esa-snap")
-    found = gm.find_gpt(tmp_path / "esa-snap", {}, default_locations=[], probe_version=False)
+    found = inst.find_gpt(tmp_path / "esa-snap", {}, default_locations=[], probe_version=False)
     assert found.path == gpt
     link_dir = tmp_path / "links"
     link_dir.mkdir()
     (link_dir / "gpt").symlink_to(gpt)
-    found = gm.find_gpt(None, {"PATH": str(link_dir)}, default_locations=[], probe_version=False)
+    found = inst.find_gpt(None, {"PATH": str(link_dir)}, default_locations=[], probe_version=False)
     assert found.path == link_dir / "gpt"
     assert found.snap_home == tmp_path / "esa-snap"  # resolved through the symlink
 
@@ -361,18 +390,18 @@ def test_find_gpt_explicit_folder_and_symlink(tmp_path: Path) -> None:
 def test_find_gpt_bad_explicit_and_env_paths(tmp_path: Path) -> None:
     missing = tmp_path / "nope" / "gpt"
     with pytest.raises(GptNotFoundError, match=r"--gpt points to .*nope/gpt, which does not"):
-        gm.find_gpt(missing, {}, probe_version=False)
+        inst.find_gpt(missing, {}, probe_version=False)
     not_exec = tmp_path / "gpt"
     not_exec.write_text("#!/bin/sh\n")
     not_exec.chmod(0o644)
     with pytest.raises(GptNotFoundError, match="not an executable file"):
-        gm.find_gpt(not_exec, {}, probe_version=False)
+        inst.find_gpt(not_exec, {}, probe_version=False)
     with pytest.raises(GptNotFoundError, match=r"\$SENPREP_GPT points to .*nope/gpt"):
-        gm.find_gpt(None, {"SENPREP_GPT": str(missing)}, probe_version=False)
+        inst.find_gpt(None, {"SENPREP_GPT": str(missing)}, probe_version=False)
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
     with pytest.raises(GptNotFoundError, match="folder without bin/gpt"):
-        gm.find_gpt(empty_dir, {}, probe_version=False)
+        inst.find_gpt(empty_dir, {}, probe_version=False)
 
 
 def test_find_gpt_nothing_found_lists_places_and_fixes(tmp_path: Path) -> None:
@@ -382,7 +411,7 @@ def test_find_gpt_nothing_found_lists_places_and_fixes(tmp_path: Path) -> None:
     (not_snap / "gpt").chmod(0o755)
     env = {"PATH": str(not_snap), "HOME": str(tmp_path)}
     with pytest.raises(GptNotFoundError) as info:
-        gm.find_gpt(None, env, default_locations=["~/esa-snap/bin/gpt"], probe_version=False)
+        inst.find_gpt(None, env, default_locations=["~/esa-snap/bin/gpt"], probe_version=False)
     message = str(info.value)
     for part in (
         "$SENPREP_GPT (not set)",
@@ -398,10 +427,10 @@ def test_find_gpt_nothing_found_lists_places_and_fixes(tmp_path: Path) -> None:
 
 
 def test_default_locations_cover_platforms() -> None:
-    linux = gm.DEFAULT_GPT_LOCATIONS["linux"]
+    linux = inst.DEFAULT_GPT_LOCATIONS["linux"]
     assert "~/snap/bin/gpt" in linux and "/opt/esa-snap/bin/gpt" in linux
-    assert "/Applications/esa-snap/bin/gpt" in gm.DEFAULT_GPT_LOCATIONS["darwin"]
-    assert r"C:\Program Files\snap\bin\gpt.exe" in gm.DEFAULT_GPT_LOCATIONS["win32"]
+    assert "/Applications/esa-snap/bin/gpt" in inst.DEFAULT_GPT_LOCATIONS["darwin"]
+    assert r"C:\Program Files\snap\bin\gpt.exe" in inst.DEFAULT_GPT_LOCATIONS["win32"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,8 +439,8 @@ def test_default_locations_cover_platforms() -> None:
 
 def test_detect_version_from_diag(fake: Fake) -> None:
     fake.set(version="9.0.0")
-    assert gm.detect_version(fake.gpt) == SnapVersion(9, 0, 0)
-    install = gm.find_gpt(fake.gpt, {})
+    assert inst.detect_version(fake.gpt) == SnapVersion(9, 0, 0)
+    install = inst.find_gpt(fake.gpt, {})
     assert install.version == SnapVersion(9, 0, 0)
     assert install.describe().endswith("(SNAP 9.0.0)")
 
@@ -420,18 +449,18 @@ def test_detect_version_from_version_file_first(fake: Fake) -> None:
     marker = fake.root / "diag-ran"
     fake.set(version="9.0.0", diag_marker=str(marker))
     (fake.root / "snap" / "VERSION.txt").write_text("11.0.0\n")
-    assert gm.detect_version(fake.gpt) == SnapVersion(11, 0, 0)
+    assert inst.detect_version(fake.gpt) == SnapVersion(11, 0, 0)
     assert not marker.exists()  # the cheap file was enough: gpt --diag not run
-    assert gm.detect_version(fake.gpt.parent / "gpt") == SnapVersion(11, 0, 0)
+    assert inst.detect_version(fake.gpt.parent / "gpt") == SnapVersion(11, 0, 0)
     (fake.root / "snap" / "VERSION.txt").unlink()
-    assert gm.detect_version(fake.gpt) == SnapVersion(9, 0, 0)
+    assert inst.detect_version(fake.gpt) == SnapVersion(9, 0, 0)
     assert marker.exists()
 
 
 def test_detect_version_unreadable(fake: Fake, caplog: pytest.LogCaptureFixture) -> None:
     fake.set(diag="none")
     (fake.root / "snap" / "VERSION.txt").write_text("[no version]\n")
-    assert gm.detect_version(fake.gpt) is None
+    assert inst.detect_version(fake.gpt) is None
     assert "SNAP version unknown" in caplog.text
 
 
@@ -450,28 +479,25 @@ def test_detect_version_unreadable(fake: Fake, caplog: pytest.LogCaptureFixture)
 )
 def test_read_vmoptions(tmp_path: Path, content: str, expected: int | None) -> None:
     gpt = make_gpt(tmp_path / "snap", vmoptions=content)
-    assert gm.read_vmoptions(gm.GptInstall(gpt, None, tmp_path / "snap")) == expected
+    assert inst.read_vmoptions(inst.GptInstall(gpt, None, tmp_path / "snap")) == expected
 
 
 def test_read_vmoptions_missing_file(tmp_path: Path) -> None:
     gpt = make_gpt(tmp_path / "snap", vmoptions=None)
-    assert gm.read_vmoptions(gpt) is None
-    assert gm.vmoptions_path(gpt) == tmp_path / "snap" / "bin" / "gpt.vmoptions"
+    assert inst.read_vmoptions(gpt) is None
+    assert inst.vmoptions_path(gpt) == tmp_path / "snap" / "bin" / "gpt.vmoptions"
 
 
 def test_cache_size_and_parallelism() -> None:
-    assert gm.default_cache_size(8 << 30, 16 << 30) == "5324M"  # 65 % of the heap
-    assert gm.default_cache_size(None, 16 << 30) == "2662M"  # JVM default heap: RAM / 4
-    assert gm.default_cache_size(64 << 30, 8 << 30) == "5324M"  # heap capped to the RAM
-    assert gm.default_cache_size(None, None) == gm.FALLBACK_CACHE
-    assert 1 <= gm.default_parallelism() <= (os.cpu_count() or 1)
-    assert gm.parse_size("4G") == 4 << 30 and gm.parse_size("512m") == 512 << 20
-    with pytest.raises(OptionError):
-        gm.parse_size("lots")
+    assert inst.default_cache_size(8 << 30, 16 << 30) == "5324M"  # 65 % of the heap
+    assert inst.default_cache_size(None, 16 << 30) == "2662M"  # JVM default heap: RAM / 4
+    assert inst.default_cache_size(64 << 30, 8 << 30) == "5324M"  # heap capped to the RAM
+    assert inst.default_cache_size(None, None) == inst.FALLBACK_CACHE
+    assert 1 <= inst.default_parallelism() <= (os.cpu_count() or 1)
 
 
 def test_build_command(fake: Fake) -> None:
-    command = gm.build_command(
+    command = inst.build_command(
         fake.install,
         fake.graph,
         ["input=/data/a&b <c>.zip", 'aoi=POLYGON(("x"))', "empty="],
@@ -485,7 +511,7 @@ def test_build_command(fake: Fake) -> None:
     assert "-Pinput=/data/a&amp;b &lt;c&gt;.zip" in command
     assert "-Paoi=POLYGON((&quot;x&quot;))" in command
     assert "-Pempty=" in command
-    mapping = gm.build_command(
+    mapping = inst.build_command(
         fake.install,
         fake.graph,
         {"flag": True, "bands": ["VV", "VH"], "none": None},
@@ -493,22 +519,22 @@ def test_build_command(fake: Fake) -> None:
         parallelism=None,
     )
     assert {"-Pflag=true", "-Pbands=VV,VH", "-Pnone="} <= set(mapping)
-    assert mapping[mapping.index("-c") + 1] == gm.default_cache_size(
-        4 << 30, gm.total_memory_bytes()
+    assert mapping[mapping.index("-c") + 1] == inst.default_cache_size(
+        4 << 30, inst.total_memory_bytes()
     )
 
 
 def test_build_command_refusals(fake: Fake) -> None:
     with pytest.raises(GraphError, match=r"must end in \.xml"):
-        gm.build_command(fake.install, fake.root / "graph", [], cache_size="1G", parallelism=1)
+        inst.build_command(fake.install, fake.root / "graph", [], cache_size="1G", parallelism=1)
     with pytest.raises(GraphError, match="not name=value"):
-        gm.build_command(fake.install, fake.graph, ["oops"], cache_size="1G", parallelism=1)
+        inst.build_command(fake.install, fake.graph, ["oops"], cache_size="1G", parallelism=1)
     with pytest.raises(GraphError, match="name 'a b' is invalid"):
-        gm.build_command(fake.install, fake.graph, ["a b=1"], cache_size="1G", parallelism=1)
+        inst.build_command(fake.install, fake.graph, ["a b=1"], cache_size="1G", parallelism=1)
     with pytest.raises(OptionError, match="cache size"):
-        gm.build_command(fake.install, fake.graph, [], cache_size="1.5G", parallelism=1)
+        inst.build_command(fake.install, fake.graph, [], cache_size="1.5G", parallelism=1)
     with pytest.raises(OptionError, match="parallelism"):
-        gm.build_command(fake.install, fake.graph, [], cache_size="1G", parallelism=0)
+        inst.build_command(fake.install, fake.graph, [], cache_size="1G", parallelism=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,7 +544,7 @@ def test_build_command_refusals(fake: Fake) -> None:
 def test_progress_parser_handles_split_chunks() -> None:
     seen: list[float] = []
     log = io.StringIO()
-    sink = gm._OutputSink(log, seen.append, offset=0.5, span=0.5)
+    sink = gpt_log.GptOutput(log, seen.append, offset=0.5, span=0.5)
     for chunk in (b"Executing processing graph\n...", b".1", b"0%....2", b"0%..", b"..30% do"):
         sink.feed(chunk)
     sink.feed(b"ne.\nINFO: 50% of nothing\n", final=True)
@@ -530,8 +556,10 @@ def test_run_gpt_success(fake: Fake) -> None:
     out_dir = fake.root / "out & co"  # '&' must reach the XML escaped
     out_dir.mkdir()
     output = out_dir / "result.tif"
-    seen: list[float] = []
-    result = run(fake, output, progress=seen.append, cache_size="1G", parallelism=2)
+    recorder = Recorder()
+    result = run(fake, output, progress=recorder, cache_size="1G", parallelism=2)
+    seen = recorder.seen
+    assert recorder.tasks == [("gpt", 100.0, "%")] and recorder.closed == 1
     assert result.returncode == 0 and result.outputs == (output,)
     assert raster_summary(output).width == 16
     (record,) = fake.records()
@@ -613,10 +641,10 @@ def test_run_gpt_failures(fake: Fake, mode: str, error: type[Exception], parts: 
 
 
 def test_orbit_error_without_folder_names_the_month(fake: Fake) -> None:
-    scan = gm._Scan(
+    scan = gpt_log.LogScan(
         orbit="No valid orbit file found for 01-MAR-2022 05:00:00", orbit_month=(2022, 3)
     )
-    error = gm._failure(
+    error = gpt_log.failure(
         1,
         False,
         scan,
@@ -686,12 +714,13 @@ def test_timeout_kills_the_process_group(fake: Fake) -> None:
 
 
 def test_progress_callback_error_stops_gpt(fake: Fake) -> None:
-    def boom(fraction: float) -> None:
-        raise KeyboardInterrupt
+    class Boom(Recorder):
+        def record(self, fraction: float) -> None:
+            raise KeyboardInterrupt
 
     output = fake.root / "result.tif"
     with pytest.raises(KeyboardInterrupt):
-        run(fake, output, progress=boom)
+        run(fake, output, progress=Boom())
     assert not output.exists()
 
 
@@ -720,7 +749,7 @@ def _parts(fake: Fake) -> tuple[list[Path], list[list[str]], Path, Path]:
 
 def test_run_graph_parts_in_order_and_cleans_intermediates(fake: Fake) -> None:
     graphs, params, intermediate, final = _parts(fake)
-    seen: list[float] = []
+    recorder = Recorder()
     result = gm.run_graph_parts(
         fake.install,
         graphs,
@@ -730,8 +759,9 @@ def test_run_graph_parts_in_order_and_cleans_intermediates(fake: Fake) -> None:
         expected_outputs=[final],
         cache_size="1G",
         parallelism=1,
-        progress=seen.append,
+        progress=recorder,
     )
+    seen = recorder.seen
     assert [r["argv"][0] for r in fake.records()] == [str(g) for g in graphs]
     assert final.exists() and result.outputs == (final,)
     assert not intermediate.exists() and not intermediate.with_suffix(".data").exists()
@@ -801,20 +831,20 @@ def write_eof(
 def test_place_orbit_file_exact_destination(tmp_path: Path) -> None:
     eof = write_eof(tmp_path / "downloads")
     auxdata = tmp_path / "auxdata"
-    dest = gm.place_orbit_file(eof, auxdata, acquisition_time=datetime(2021, 1, 19, 3, 16, 53))
+    dest = aux.place_orbit_file(eof, auxdata, acquisition_time=datetime(2021, 1, 19, 3, 16, 53))
     assert dest == auxdata / "Orbits/Sentinel-1/POEORB/S1A/2021/01" / eof.name
     assert dest.read_bytes() == eof.read_bytes()
-    assert gm.place_orbit_file(eof, auxdata) == dest  # idempotent; middle of validity: Jan
+    assert aux.place_orbit_file(eof, auxdata) == dest  # idempotent; middle of validity: Jan
 
 
 def test_place_orbit_file_month_boundary(tmp_path: Path) -> None:
     name = "S1B_OPER_AUX_POEORB_OPOD_20210221T111142_V20210131T225942_20210202T005942.EOF"
     eof = write_eof(tmp_path / "dl", name, mission="Sentinel-1B")
-    dest = gm.place_orbit_file(eof, tmp_path / "aux")
+    dest = aux.place_orbit_file(eof, tmp_path / "aux")
     base = tmp_path / "aux/Orbits/Sentinel-1/POEORB/S1B/2021"
     assert dest == base / "02" / name  # SNAP searches the acquisition's month: Feb 1
     assert (base / "01" / name).exists()  # and an acquisition on Jan 31 after 22:59
-    on_31st = gm.place_orbit_file(
+    on_31st = aux.place_orbit_file(
         eof, tmp_path / "aux2", acquisition_time=datetime(2021, 1, 31, 23, 30)
     )
     assert on_31st == tmp_path / "aux2/Orbits/Sentinel-1/POEORB/S1B/2021/01" / name
@@ -830,8 +860,8 @@ def test_place_orbit_file_resorb_zip_and_properties(tmp_path: Path) -> None:
     (home / ".snap" / "etc" / "snap.auxdata.properties").write_text(
         "# SNAP auxdata\nAuxDataPath = ${user.home}/big\\ disk/aux\n"
     )
-    assert gm.snap_auxdata_dir(home) == home / "big disk" / "aux"
-    dest = gm.place_orbit_file(src, home=home, check_content=False)
+    assert aux.snap_auxdata_dir(home) == home / "big disk" / "aux"
+    dest = aux.place_orbit_file(src, home=home, check_content=False)
     assert dest == home / "big disk/aux/Orbits/Sentinel-1/RESORB/S1C/2025/03" / name
 
 
@@ -842,7 +872,7 @@ def test_place_orbit_file_orbit_path_setting(tmp_path: Path) -> None:
         "OrbitFiles.sentinel1POEOrbitPath=${AuxDataPath}/MyOrbits/POE\n"
     )
     eof = write_eof(tmp_path / "dl")
-    dest = gm.place_orbit_file(eof, home=home)
+    dest = aux.place_orbit_file(eof, home=home)
     assert dest == home / ".snap/auxdata/MyOrbits/POE/S1A/2021/01" / eof.name
 
 
@@ -850,22 +880,22 @@ def test_place_orbit_file_refusals(tmp_path: Path) -> None:
     bad = tmp_path / "orbit.EOF"
     bad.write_text("<x/>")
     with pytest.raises(OrbitError, match="not a Sentinel-1 orbit file name"):
-        gm.place_orbit_file(bad, tmp_path / "aux")
+        aux.place_orbit_file(bad, tmp_path / "aux")
     eof = write_eof(tmp_path / "dl")
     with pytest.raises(OrbitError, match="does not cover the acquisition"):
-        gm.place_orbit_file(eof, tmp_path / "aux", acquisition_time=datetime(2021, 3, 1))
+        aux.place_orbit_file(eof, tmp_path / "aux", acquisition_time=datetime(2021, 3, 1))
     wrong = write_eof(
         tmp_path / "dl2",
         "S1B_OPER_AUX_POEORB_OPOD_20210208T121234_V20210118T225942_20210120T005942.EOF",
         mission="Sentinel-1A",
     )
     with pytest.raises(OrbitError, match="holds a S1A orbit but is named S1B"):
-        gm.place_orbit_file(wrong, tmp_path / "aux")
+        aux.place_orbit_file(wrong, tmp_path / "aux")
     garbage = tmp_path / "g" / eof.name
     garbage.parent.mkdir()
     garbage.write_text("not xml")
     with pytest.raises(OrbitError):
-        gm.place_orbit_file(garbage, tmp_path / "aux")
+        aux.place_orbit_file(garbage, tmp_path / "aux")
     assert not (tmp_path / "aux").exists()
 
 

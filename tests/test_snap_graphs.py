@@ -685,12 +685,8 @@ def template_reader(xml: str, values: dict[str, str]) -> str:
 
 
 def p_values(r: RenderedGraph) -> dict[str, str]:
-    out = {}
-    for arg in r.gpt_parameters():
-        assert arg.startswith("-P")
-        name, _, value = arg[2:].partition("=")
-        out[name] = value
-    return out
+    """The values gpt gets as ``-Pname=value`` (XML-escaped)."""
+    return {name: escape_value(value) for name, value in r.variables.items()}
 
 
 def test_escape_value() -> None:

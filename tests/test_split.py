@@ -494,10 +494,8 @@ def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
     root = shared_dir / "fixtures" / "pairs" / "ssl4eo-s12"
     s1_dirs = sorted((root / "s1" / "0000200").iterdir())
     s2_dirs = sorted((root / "s2a" / "0000200").iterdir())
-    s2_i = process_s2(S2Config(product=s2_dirs[0], out=tmp_path / "s2_I.tif", quiet=True))
-    s2_ii = process_s2(
-        S2Config(product=s2_dirs[1], out=tmp_path / "s2_II.tif", like=s2_i, quiet=True)
-    )
+    s2_i = process_s2(S2Config(product=s2_dirs[0], out=tmp_path / "s2_I.tif"))
+    s2_ii = process_s2(S2Config(product=s2_dirs[1], out=tmp_path / "s2_II.tif", like=s2_i))
     pairs = []
     for label, s1_dir, s2 in (("I", s1_dirs[0], s2_i), ("II", s1_dirs[1], s2_ii)):
         with rasterio.open(s1_dir / "VV.tif") as vv, rasterio.open(s1_dir / "VH.tif") as vh:
@@ -512,9 +510,7 @@ def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
                     ACQUISITION_START=f"{s1_dir.name[17:21]}-{s1_dir.name[21:23]}-{s1_dir.name[23:25]}T00:00:00Z",
                     SCALE="db",
                 )
-        pairs.append(
-            pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / f"pair_{label}.tif", quiet=True))
-        )
+        pairs.append(pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / f"pair_{label}.tif")))
     out = build_dataset(
         SplitConfig(
             ref=pairs[0],
@@ -587,7 +583,6 @@ def test_real_openeo_gfmap_clean_pair(shared_dir: Path, tmp_path: Path) -> None:
                 product=s2_dir,
                 bands=("B4", "B8", "B11"),
                 out=tmp_path / f"s2_{label}.tif",
-                quiet=True,
             )
         )
         s1_day = s1.sel(t=s1.t.sel(t=day, method="nearest"))
@@ -614,9 +609,7 @@ def test_real_openeo_gfmap_clean_pair(shared_dir: Path, tmp_path: Path) -> None:
             ds.set_band_description(2, "VH")
             ds.update_tags(ACQUISITION_START=str(s1_day.t.values)[:19] + "Z", SCALE="db")
         pairs.append(
-            pair_images(
-                PairConfig(s1=s1_tif, s2=s2_tif, out=tmp_path / f"pair_{label}.tif", quiet=True)
-            )
+            pair_images(PairConfig(s1=s1_tif, s2=s2_tif, out=tmp_path / f"pair_{label}.tif"))
         )
     with rasterio.open(pairs[0]) as ds:
         assert (ds.width, ds.height) == (64, 66)  # identical grids: nothing resampled or cropped

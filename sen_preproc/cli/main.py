@@ -24,11 +24,12 @@ from sen_preproc.cli.options import (
     quiet_opt,
     s1_options,
     s2_options,
+    sample_dtype_opt,
     snap_options,
     verbose_opt,
 )
 from sen_preproc.cli.progress import progress_bars
-from sen_preproc.dataset.coding import SAMPLE_DTYPES
+from sen_preproc.dataset.export import FORMATS as SPLIT_FORMATS
 from sen_preproc.errors import SenPrepError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,15 +73,37 @@ def _snap_config(options: dict[str, Any]) -> Any:
     return SnapOptions(**{name: options.pop(name) for name in names})
 
 
-def _s1_config(
-    product: Path, out: Path | None, overwrite: bool, quiet: bool, options: dict[str, Any]
+def _chain_config(
+    sensor: str, product: Path, out: Path | None, overwrite: bool, options: dict[str, Any]
 ) -> Any:
-    from sen_preproc.sentinel1.chain import S1Config
+    """The frozen config of ``senprep s1``/``s2`` (and ``graph s1``/``s2``) from its options."""
+    if sensor == "s1":
+        from sen_preproc.sentinel1.chain import S1Config
 
-    no_geoid = options.pop("no_geoid")
-    return S1Config(
-        product=product, out=out, overwrite=overwrite, quiet=quiet, geoid=not no_geoid, **options
-    )
+        geoid = not options.pop("no_geoid")
+        return S1Config(product=product, out=out, overwrite=overwrite, geoid=geoid, **options)
+    from sen_preproc.sentinel2.chain import S2Config
+
+    return S2Config(product=product, out=out, overwrite=overwrite, **options)
+
+
+def _process(
+    sensor: str,
+    product: Path,
+    out: Path | None,
+    overwrite: bool,
+    quiet: bool,
+    verbose: int,
+    engine: str,
+    options: dict[str, Any],
+) -> None:
+    """The body of ``senprep s1`` and ``senprep s2``."""
+    from sen_preproc.engines import process
+
+    _setup_logging(verbose, quiet)
+    snap = _snap_config(options)
+    config = _chain_config(sensor, product, out, overwrite, options)
+    click.echo(str(process(sensor, config, engine, snap, progress_bars(quiet))))
 
 
 @cli.command("s1")
@@ -102,17 +125,7 @@ def s1_command(
 ) -> None:
     """Preprocess a Sentinel-1 GRD PRODUCT (.zip, .SAFE folder or manifest.safe) into a
     terrain-corrected, calibrated GeoTIFF (one band per polarisation)."""
-    from sen_preproc.sentinel1.chain import process_s1
-    from sen_preproc.snap.engine import choose_engine, process_s1_snap
-
-    _setup_logging(verbose, quiet)
-    snap = _snap_config(options)
-    config = _s1_config(product, out, overwrite, quiet, options)
-    if choose_engine(engine, snap) == "snap":
-        path = process_s1_snap(config, snap)
-    else:
-        path = process_s1(config)
-    click.echo(str(path))
+    _process("s1", product, out, overwrite, quiet, verbose, engine, options)
 
 
 @cli.command("s2")
@@ -136,17 +149,7 @@ def s2_command(
 ) -> None:
     """Preprocess a Sentinel-2 PRODUCT (L2A/L1C SAFE zip or folder, a folder of band GeoTIFFs or a
     multi-band GeoTIFF) into a reflectance GeoTIFF with a 'valid' (cloud-free) band."""
-    from sen_preproc.sentinel2.chain import S2Config, process_s2
-    from sen_preproc.snap.engine import choose_engine, process_s2_snap
-
-    _setup_logging(verbose, quiet)
-    snap = _snap_config(options)
-    config = S2Config(product=product, out=out, overwrite=overwrite, quiet=quiet, **options)
-    if choose_engine(engine, snap) == "snap":
-        path = process_s2_snap(config, snap)
-    else:
-        path = process_s2(config)
-    click.echo(str(path))
+    _process("s2", product, out, overwrite, quiet, verbose, engine, options)
 
 
 @cli.command("pair")
@@ -189,7 +192,7 @@ def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
     from sen_preproc.pair import PairConfig, pair_images
 
     _setup_logging(verbose, quiet)
-    click.echo(str(pair_images(PairConfig(quiet=quiet, **options))))
+    click.echo(str(pair_images(PairConfig(**options), progress_bars(quiet))))
 
 
 @cli.command("split")
@@ -242,20 +245,13 @@ def pair_command(quiet: bool, verbose: int, **options: Any) -> None:
 @click.option(
     "--format",
     "formats",
-    type=click.Choice(["tif", "jpg"]),
+    type=click.Choice(SPLIT_FORMATS),
     multiple=True,
     default=("tif",),
     show_default=True,
     help="jpg additionally writes the paper's 8-bit JPGs.",
 )
-@click.option(
-    "--sample-dtype",
-    type=click.Choice(SAMPLE_DTYPES),
-    default="auto",
-    show_default=True,
-    help="Sample storage: int16 with per-band scale/offset (auto, where lossless to the stated "
-    "step) or float32 (lossless for anything).",
-)
+@sample_dtype_opt
 @overwrite_opt
 @quiet_opt
 @verbose_opt
@@ -281,16 +277,36 @@ def graph_group() -> None:
 
 def _graph_version(snap_version: str | None, gpt: Path | None) -> Any:
     from sen_preproc.errors import GptNotFoundError
-    from sen_preproc.snap import gpt as gpt_runner
     from sen_preproc.snap.engine import SnapOptions, snap_version_for
+    from sen_preproc.snap.install import find_gpt
 
     install = None
     if snap_version is None:
         try:
-            install = gpt_runner.find_gpt(gpt)
+            install = find_gpt(gpt)
         except GptNotFoundError:
             install = None
     return snap_version_for(SnapOptions(gpt=gpt, snap_version=snap_version), install)
+
+
+def _graph(
+    sensor: str,
+    product: Path,
+    out: Path,
+    target: Path | None,
+    snap_version: str | None,
+    gpt: Path | None,
+    overwrite: bool,
+    verbose: int,
+    options: dict[str, Any],
+) -> None:
+    """The body of ``senprep graph s1`` and ``senprep graph s2``."""
+    from sen_preproc.snap.engine import render_graph, write_graph_file
+
+    _setup_logging(verbose, verbose == 0)
+    config = _chain_config(sensor, product, None, False, options)
+    rendered, _ = render_graph(sensor, config, target, _graph_version(snap_version, gpt))
+    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite, inputs=config.inputs())))
 
 
 @graph_group.command("s1")
@@ -310,17 +326,7 @@ def graph_s1_command(
     **options: Any,
 ) -> None:
     """The Sentinel-1 GRD graph for PRODUCT, with the options of `senprep s1`."""
-    from sen_preproc.sentinel1.chain import default_output_name
-    from sen_preproc.sentinel1.product import open_product
-    from sen_preproc.snap.engine import s1_graph_options, write_graph_file
-    from sen_preproc.snap.render import render_s1
-
-    _setup_logging(verbose, verbose == 0)
-    config = _s1_config(product, None, False, True, options)
-    target = target or Path.cwd() / default_output_name(open_product(product), config)
-    version = _graph_version(snap_version, gpt)
-    rendered = render_s1(s1_graph_options(config, target.resolve()), version)
-    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite, inputs=config.inputs())))
+    _graph("s1", product, out, target, snap_version, gpt, overwrite, verbose, options)
 
 
 @graph_group.command("s2")
@@ -342,20 +348,7 @@ def graph_s2_command(
     **options: Any,
 ) -> None:
     """The Sentinel-2 graph for PRODUCT (L2A; L1C with --atmcor sen2cor runs Sen2Cor)."""
-    from sen_preproc.sentinel2.chain import S2Config, default_output_name
-    from sen_preproc.sentinel2.product import open_s2
-    from sen_preproc.snap.engine import s2_graph_options, write_graph_file
-    from sen_preproc.snap.render import render_s2
-
-    _setup_logging(verbose, verbose == 0)
-    config = S2Config(product=product, quiet=True, **options)
-    config.validate()
-    s2 = open_s2(product)
-    level = "L1C" if s2.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
-    target = target or Path.cwd() / default_output_name(s2, config)
-    version = _graph_version(snap_version, gpt)
-    rendered = render_s2(s2_graph_options(config, target.resolve(), level), version)
-    click.echo(str(write_graph_file(rendered, out, overwrite=overwrite, inputs=config.inputs())))
+    _graph("s2", product, out, target, snap_version, gpt, overwrite, verbose, options)
 
 
 @graph_group.command("collocate")

@@ -8,7 +8,15 @@ from typing import Any, TypeVar
 
 import click
 
+from sen_preproc.bands import parse_polarisations
+from sen_preproc.dataset.coding import SAMPLE_DTYPES
+from sen_preproc.engines import ENGINES
 from sen_preproc.errors import SenPrepError
+from sen_preproc.sentinel1.calibration import CALIBRATION_LUTS
+from sen_preproc.sentinel1.chain import DEM_DATUMS, SCALES
+from sen_preproc.sentinel1.speckle import SPECKLE_FILTERS
+from sen_preproc.sentinel2.chain import ATMCOR_CHOICES
+from sen_preproc.sentinel2.radiometry import DEFAULT_INVALID_SCL, OUTPUT_DTYPES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,13 +81,10 @@ def grid_options(func: F) -> F:
 
 
 def _split_pols(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    pols = tuple(p.strip().upper() for p in value.replace(" ", ",").split(",") if p.strip())
-    bad = [p for p in pols if p not in ("VV", "VH", "HH", "HV")]
-    if bad:
-        raise click.BadParameter(f"unknown polarisation {', '.join(bad)}; use VV, VH, HH or HV")
-    return pols
+    try:
+        return parse_polarisations(value)
+    except SenPrepError as err:
+        raise click.BadParameter(str(err)) from err
 
 
 def _parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -137,25 +142,14 @@ s1_options = _stack(
         ),
         click.option(
             "--calibration",
-            type=click.Choice(["sigma0", "beta0", "gamma0"]),
+            type=click.Choice(list(CALIBRATION_LUTS)),
             default="sigma0",
             show_default=True,
             help="Radiometric calibration target.",
         ),
         click.option(
             "--speckle",
-            type=click.Choice(
-                [
-                    "lee",
-                    "refined-lee",
-                    "lee-sigma",
-                    "frost",
-                    "gamma-map",
-                    "boxcar",
-                    "median",
-                    "none",
-                ]
-            ),
+            type=click.Choice(SPECKLE_FILTERS),
             default="lee-sigma",
             show_default=True,
             help="Speckle filter (lee-sigma is SNAP's default).",
@@ -176,7 +170,7 @@ s1_options = _stack(
         ),
         click.option(
             "--dem-datum",
-            type=click.Choice(["auto", "egm96", "egm2008", "ellipsoid"]),
+            type=click.Choice(DEM_DATUMS),
             default="auto",
             show_default=True,
             help="Vertical datum of the DEM heights (auto: from its CRS, else EGM96).",
@@ -189,7 +183,7 @@ s1_options = _stack(
         ),
         click.option(
             "--scale",
-            type=click.Choice(["db", "linear"]),
+            type=click.Choice(SCALES),
             default="db",
             show_default=True,
             help="Output scale.",
@@ -217,7 +211,7 @@ s2_options = _stack(
         ),
         click.option(
             "--dtype",
-            type=click.Choice(["uint16", "float32"]),
+            type=click.Choice(OUTPUT_DTYPES),
             default="uint16",
             show_default=True,
             help="uint16 = reflectance x 10000 (nodata 0); float32 = reflectance (nodata NaN).",
@@ -226,13 +220,13 @@ s2_options = _stack(
             "--invalid-classes",
             "invalid_scl",
             callback=_parse_classes,
-            default="0,1,3,8,9,10",
+            default=",".join(map(str, DEFAULT_INVALID_SCL)),
             show_default=True,
             help="SCL classes marked invalid in the 'valid' band.",
         ),
         click.option(
             "--atmcor",
-            type=click.Choice(["none", "sen2cor"]),
+            type=click.Choice(ATMCOR_CHOICES),
             default="none",
             show_default=True,
             help="For L1C input: run Sen2Cor (L2A_Process on PATH) first.",
@@ -242,11 +236,21 @@ s2_options = _stack(
 """The Sentinel-2 chain's options (``senprep s2``, ``senprep graph s2``)."""
 
 
+sample_dtype_opt = click.option(
+    "--sample-dtype",
+    type=click.Choice(SAMPLE_DTYPES),
+    default="auto",
+    show_default=True,
+    help="Sample storage: int16 with per-band scale/offset (auto: where lossless to the stated "
+    "step) or float32 (lossless for anything).",
+)
+
+
 # --------------------------------------------------------------------- the SNAP engine
 
 engine_opt = click.option(
     "--engine",
-    type=click.Choice(["auto", "python", "snap"]),
+    type=click.Choice(ENGINES),
     default="python",
     show_default=True,
     help="python: the built-in engine; snap: ESA SNAP's gpt with the graphs in graphs/; "
@@ -272,7 +276,7 @@ _SNAP_OPTIONS: list[Callable[[F], F]] = [
         "cache_size",
         default=None,
         metavar="SIZE",
-        help="gpt tile cache (-c), e.g. 4G (default: ~65 %% of gpt's Java heap).",
+        help="gpt tile cache (-c), e.g. 4G (default: about two thirds of gpt's Java heap).",
     ),
     click.option(
         "--gpt-threads",

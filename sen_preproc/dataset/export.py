@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+FORMATS = ("tif", "jpg")
+"""Choices of ``senprep split --format`` (tif samples always; jpg in addition)."""
 S1_RANGE_DB = (-25.0, 0.0)
 S2_RANGE = {"reflectance_x10000": (0.0, 3000.0), "reflectance": (0.0, 0.3)}
 FORMULA = "round((value - low) / (high - low) * 255), clipped to 0..255; S1 in dB"

@@ -31,6 +31,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.transform import array_bounds
+from rasterio.windows import from_bounds
 
 from sen_preproc import __version__
 from sen_preproc.dataset import export, schema
@@ -121,11 +122,13 @@ def _test_box(test_area: str | None, grid: RasterGrid) -> tuple[float, float, fl
     if not test_area:
         return None
     local = transform_geometry(parse_aoi(test_area), CRS.from_epsg(4326), grid.crs)
-    inv = ~grid.transform
-    xs, ys = zip(
-        *[inv @ (x, y) for x in local.bounds[0::2] for y in local.bounds[1::2]], strict=True
+    window = from_bounds(*local.bounds, transform=grid.transform)
+    return (
+        window.col_off,
+        window.row_off,
+        window.col_off + window.width,
+        window.row_off + window.height,
     )
-    return min(xs), min(ys), max(xs), max(ys)
 
 
 def plan_split(config: SplitConfig) -> SplitPlan:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,12 +30,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyproj
+import rasterio.transform
 from rasterio.crs import CRS
 from rasterio.windows import Window
-from tqdm import tqdm
 
 from sen_preproc import __version__
-from sen_preproc.errors import GeometryError, OptionError
+from sen_preproc.errors import GeometryError, OptionError, ProductError
 from sen_preproc.grid import (
     RasterGrid,
     crop_grid,
@@ -46,6 +45,7 @@ from sen_preproc.grid import (
     utm_crs_for,
 )
 from sen_preproc.outputs import resolve_output
+from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import (
     DemSampler,
     GeoTiffWriter,
@@ -106,7 +106,6 @@ class S1Config:
     scale: str = "db"
     aoi: str | None = None
     overwrite: bool = False
-    quiet: bool = False
     block_px: int = 1024
     strip_rows: int = 512
     max_memory_bytes: int = 1 << 30
@@ -310,11 +309,9 @@ def coarse_lonlat(
     grid: RasterGrid, row_idx: npt.NDArray[np.intp], col_idx: npt.NDArray[np.intp]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """WGS84 lon/lat (deg) of pixel centres at rows ``row_idx`` x cols ``col_idx``."""
-    t = grid.transform
-    cols = col_idx + 0.5
-    rows = row_idx + 0.5
-    x = t.c + t.a * cols[None, :] + t.b * rows[:, None]
-    y = t.f + t.d * cols[None, :] + t.e * rows[:, None]
+    rows, cols = np.meshgrid(row_idx, col_idx, indexing="ij")
+    xs, ys = rasterio.transform.xy(grid.transform, rows, cols, offset="center")
+    x, y = np.reshape(xs, rows.shape), np.reshape(ys, rows.shape)
     if grid.crs.is_geographic and grid.crs.to_epsg() == 4326:
         return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     transformer = _to_wgs84(grid.crs.to_wkt())
@@ -417,7 +414,7 @@ def to_db(linear: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 # --------------------------------------------------------------------------- chain
 
 
-def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> Path:
+def process_s1(config: S1Config, progress: Progress = NO_PROGRESS) -> Path:
     """Run the Sentinel-1 GRD chain and write the GeoTIFF; returns its path.
 
     Raises
@@ -438,7 +435,7 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
     for pol, meta in metadata.items():
         shape = raster_shape(measurement[pol], product=product.path)
         if shape != (meta.image.lines, meta.image.samples):
-            raise OptionError(
+            raise ProductError(
                 f"{product.path}: {pol} measurement is {shape[0]}x{shape[1]} but the annotation "
                 f"says {meta.image.lines}x{meta.image.samples}; the product is damaged"
             )
@@ -475,7 +472,6 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
             "is NOT terrain-corrected"
         )
     halo = speckle_halo_px(config.speckle, config.window_px) if config.speckle != "none" else 0
-    bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
     try:
         try:
             window = source_window(grid, geometry, heights, halo)
@@ -498,7 +494,7 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
             max_memory_bytes=config.max_memory_bytes,
             directory=out.parent,
         ) as store:
-            _run_radiometry(config, metadata, measurement, window, halo, store, bar, product)
+            _run_radiometry(config, metadata, measurement, window, halo, store, progress, product)
             tags = _tags(config, product, pols, grid, heights, orbit_source)
             with GeoTiffWriter(
                 out,
@@ -513,7 +509,7 @@ def process_s1(config: S1Config, progress: Callable[..., Any] | None = None) -> 
                 inputs=config.inputs(),
             ) as writer:
                 _run_terrain_correction(
-                    config, geometry, heights, grid, window, store, pols, writer, bar
+                    config, geometry, heights, grid, window, store, pols, writer, progress
                 )
                 writer.commit()
     finally:
@@ -529,7 +525,7 @@ def _run_radiometry(
     window: Window,
     halo: int,
     store: ScratchStore,
-    bar: Callable[..., Any],
+    progress: Progress,
     product: S1Product,
 ) -> None:
     r0, c0 = int(window.row_off), int(window.col_off)
@@ -537,7 +533,7 @@ def _run_radiometry(
     lines, samples = metadata[store.names[0]].image.lines, metadata[store.names[0]].image.samples
     strips = list(range(0, rows, config.strip_rows))
     steps = [(pol, s) for pol in store.names for s in strips]
-    for pol, start in bar(steps, desc="calibrate+speckle", unit="strip"):
+    for pol, start in track(progress, steps, "calibrate+speckle", "strip"):
         stop = min(start + config.strip_rows, rows)
         # read with the speckle halo (clipped to the image), filter, crop the halo away
         rr0 = max(r0 + start - halo, 0)
@@ -564,11 +560,11 @@ def _run_terrain_correction(
     store: ScratchStore,
     pols: tuple[str, ...],
     writer: GeoTiffWriter,
-    bar: Callable[..., Any],
+    progress: Progress,
 ) -> None:
     r0, c0 = int(window.row_off), int(window.col_off)
     blocks = list(grid.blocks(config.block_px))
-    for block in bar(blocks, desc="terrain correction", unit="block"):
+    for block in track(progress, blocks, "terrain correction", "block"):
         block_grid = grid.window_grid(block)
         line, pixel = geocode_grid(block_grid, geometry, heights)
         out = np.full((len(pols), block_grid.height, block_grid.width), np.nan, dtype=np.float32)

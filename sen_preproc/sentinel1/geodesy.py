@@ -1,7 +1,7 @@
-"""WGS84 ellipsoid helpers: geodetic <-> Earth-centred Earth-fixed (ECEF) coordinates.
+"""WGS84 ellipsoid helpers: geodetic -> Earth-centred Earth-fixed (ECEF) coordinates.
 
 Written with numpy instead of pyproj because terrain correction calls them on every output
-pixel (tens of millions of points): the closed forms below are several times faster than a
+pixel (tens of millions of points): the closed form below is several times faster than a
 ``pyproj.Transformer`` round trip and exact to well below a millimetre.
 """
 
@@ -14,9 +14,7 @@ FloatArray = npt.NDArray[np.float64]
 
 WGS84_A_M = 6378137.0
 WGS84_F = 1.0 / 298.257223563
-WGS84_B_M = WGS84_A_M * (1.0 - WGS84_F)
 WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
-SPEED_OF_LIGHT_M_S = 299792458.0
 
 
 def geodetic_to_ecef(
@@ -47,24 +45,3 @@ def geodetic_to_ecef(
     y = nh_cos * np.sin(lon)
     z = (n * (1.0 - WGS84_E2) + h) * sin_lat
     return np.stack(np.broadcast_arrays(x, y, z))
-
-
-def ecef_to_geodetic(ecef_m: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Convert ECEF coordinates (metres, first axis of size 3) to WGS84 lon, lat (deg), height (m).
-
-    Uses Bowring's method with two refinement iterations (sub-millimetre for terrestrial points).
-    """
-    xyz = np.asarray(ecef_m, dtype=np.float64)
-    x, y, z = xyz[0], xyz[1], xyz[2]
-    p = np.hypot(x, y)
-    lon = np.arctan2(y, x)
-    lat = np.arctan2(z, p * (1.0 - WGS84_E2))
-    for _ in range(4):
-        sin_lat = np.sin(lat)
-        n = WGS84_A_M / np.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-        h = p / np.cos(lat) - n
-        lat = np.arctan2(z, p * (1.0 - WGS84_E2 * n / (n + h)))
-    sin_lat = np.sin(lat)
-    n = WGS84_A_M / np.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-    h = p / np.cos(lat) - n
-    return np.degrees(lon), np.degrees(lat), h

@@ -185,21 +185,6 @@ class OrbitInterpolator:
             coeffs.T, dtype=np.float64
         ).copy()  # (3, n_coef), ascending powers
 
-    def _horner(self, t_s: FloatArray, derivative: int) -> FloatArray:
-        x = (np.asarray(t_s, dtype=np.float64) - self.centre_s) / self.scale_s
-        coeffs = self.coefficients
-        for _ in range(derivative):
-            coeffs = coeffs[:, 1:] * np.arange(1, coeffs.shape[1])
-        out = np.empty((3, *x.shape), dtype=np.float64)
-        for axis in range(3):
-            acc = np.full(x.shape, coeffs[axis, -1], dtype=np.float64)
-            for c in coeffs[axis, -2::-1]:
-                acc *= x
-                acc += c
-            out[axis] = acc
-        result: FloatArray = out / self.scale_s**derivative
-        return result
-
     def state(self, t_s: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Position (m), velocity (m/s) and acceleration (m/s²) at ``t_s`` in one pass.
 
@@ -239,15 +224,3 @@ class OrbitInterpolator:
             out[k] = coeffs @ powers / self.scale_s**k
             coeffs = coeffs[:, 1:] * np.arange(1, coeffs.shape[1])
         return out
-
-    def position(self, t_s: npt.ArrayLike) -> FloatArray:
-        """ECEF position (m), shape ``(3, *t.shape)``."""
-        return self._horner(np.asarray(t_s, dtype=np.float64), 0)
-
-    def velocity(self, t_s: npt.ArrayLike) -> FloatArray:
-        """ECEF velocity (m/s), shape ``(3, *t.shape)``."""
-        return self._horner(np.asarray(t_s, dtype=np.float64), 1)
-
-    def acceleration(self, t_s: npt.ArrayLike) -> FloatArray:
-        """ECEF acceleration (m/s²), shape ``(3, *t.shape)``."""
-        return self._horner(np.asarray(t_s, dtype=np.float64), 2)

@@ -35,7 +35,6 @@ LOGGER = logging.getLogger(__name__)
 
 SUPPORTED_MODES = ("IW", "EW", "SM", "S1", "S2", "S3", "S4", "S5", "S6")
 SUPPORTED_PRODUCT_TYPES = ("GRD",)
-CALIBRATION_TARGETS = {"sigma0": "sigmaNought", "beta0": "betaNought", "gamma0": "gamma"}
 
 FloatArray = npt.NDArray[np.float64]
 

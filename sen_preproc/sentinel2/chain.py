@@ -6,6 +6,10 @@ a validity mask from the L2A scene classification (SCL), optional reprojection (
 ``--like`` grid and AOI crop. Output: reflectance x 10 000 as uint16 (nodata 0; the MCcGAN
 paper's 0-10 000 scale) or float32 reflectance (nodata NaN), plus a ``valid`` band (1 = clear
 land/water, 0 = cloud, shadow, cirrus, saturated or no data). Processed in output blocks.
+
+Steps: :func:`prepare_product` (Sen2Cor for L1C when asked), :func:`plan_s2` (files, grid,
+processing record), :func:`write_s2` (the block loop, radiometry of
+:mod:`sen_preproc.sentinel2.radiometry`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import json
 import logging
 import math
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,15 +31,25 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
-from tqdm import tqdm
 
 from sen_preproc import __version__
-from sen_preproc.bands import normalise_band
+from sen_preproc.bands import VALID_BAND, normalise_band
 from sen_preproc.errors import OptionError
 from sen_preproc.grid import RasterGrid, crop_grid, grid_from_bounds, parse_aoi, parse_crs
 from sen_preproc.outputs import resolve_output
+from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import GeoTiffWriter, read_grid
 from sen_preproc.sentinel2.product import BandFile, S2Input, open_s2
+from sen_preproc.sentinel2.radiometry import (
+    DEFAULT_INVALID_SCL,
+    OUTPUT_DTYPES,
+    OUTPUT_SCALE,
+    CloudCounter,
+    check_scl_classes,
+    dn_to_reflectance,
+    encode_output,
+    validity,
+)
 from sen_preproc.sentinel2.sen2cor import run_sen2cor
 
 LOGGER = logging.getLogger(__name__)
@@ -44,9 +57,8 @@ LOGGER = logging.getLogger(__name__)
 DEFAULT_BANDS = ("B2", "B3", "B4", "B8")
 BAND_SETS = {"rgb": ("B4", "B3", "B2"), "rgbn": ("B2", "B3", "B4", "B8")}
 """Named band sets: the paper's RGB and RGB+NIR inputs."""
-DEFAULT_INVALID_SCL = (0, 1, 3, 8, 9, 10)
-"""SCL classes masked: no data, saturated/defective, cloud shadow, cloud medium/high, cirrus."""
-OUTPUT_SCALE = 10000.0
+ATMCOR_CHOICES = ("none", "sen2cor")
+"""Choices of ``--atmcor``: none, or Sen2Cor for L1C input."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,6 @@ class S2Config:
     like: Path | None = None
     aoi: str | None = None
     overwrite: bool = False
-    quiet: bool = False
     block_px: int = 2048
 
     def inputs(self) -> tuple[Path | None, ...]:
@@ -73,12 +84,17 @@ class S2Config:
 
     def validate(self) -> None:
         """Check values click cannot."""
-        if self.dtype not in ("uint16", "float32"):
-            raise OptionError(f"--dtype must be uint16 or float32, got {self.dtype!r}")
+        if self.dtype not in OUTPUT_DTYPES:
+            raise OptionError(
+                f"--dtype must be one of {', '.join(OUTPUT_DTYPES)}, got {self.dtype!r}"
+            )
         if self.resolution_m not in (10.0, 20.0, 60.0) and not self.resolution_m > 0:
             raise OptionError(f"--resolution must be positive, got {self.resolution_m}")
-        if self.atmcor not in ("none", "sen2cor"):
-            raise OptionError(f"--atmcor must be none or sen2cor, got {self.atmcor!r}")
+        if self.atmcor not in ATMCOR_CHOICES:
+            raise OptionError(
+                f"--atmcor must be one of {', '.join(ATMCOR_CHOICES)}, got {self.atmcor!r}"
+            )
+        check_scl_classes(self.invalid_scl)
         if self.like is not None and self.crs is not None:
             raise OptionError("--like and --crs are exclusive: --like already fixes the CRS")
         if not self.bands:
@@ -175,117 +191,147 @@ def default_output_name(product: S2Input, config: S2Config) -> str:
     return f"{product.product_id}_{''.join(config.bands)}_{config.resolution_m:g}m.tif"
 
 
-def process_s2(config: S2Config, progress: Callable[..., Any] | None = None) -> Path:
+@dataclass(frozen=True)
+class S2Plan:
+    """What :func:`write_s2` reads and writes: the band files, the SCL file and the grid."""
+
+    product: S2Input
+    bands: tuple[str, ...]
+    files: dict[str, BandFile]
+    scl: BandFile | None
+    grid: RasterGrid
+    steps: tuple[dict[str, Any], ...]
+
+
+def prepare_product(
+    config: S2Config, product: S2Input, scratch: Path
+) -> tuple[S2Input, list[dict[str, Any]]]:
+    """The product to read (Sen2Cor's L2A for an L1C with ``--atmcor sen2cor``) and the
+    processing steps so far."""
+    steps: list[dict[str, Any]] = [
+        {"step": "read", "product": product.product_id, "kind": product.kind}
+    ]
+    if product.level == "L1C":
+        if config.atmcor == "sen2cor":
+            product = open_s2(run_sen2cor(product.path, scratch))
+            steps.append({"step": "atmospheric-correction", "tool": "sen2cor"})
+        else:
+            LOGGER.warning(
+                "%s is Level-1C: writing top-of-atmosphere reflectance (no atmospheric "
+                "correction); use an L2A product or --atmcor sen2cor",
+                product.path,
+            )
+    return product, steps
+
+
+def plan_s2(config: S2Config, product: S2Input, steps: list[dict[str, Any]]) -> S2Plan:
+    """Choose the band and SCL files, the output grid, and record the processing steps."""
+    bands = tuple(normalise_band(b) for b in config.bands)
+    for band in bands:
+        product.check_resolution(band, config.resolution_m)
+    files = {b: pick_file(product.band_files(b), config.resolution_m) for b in bands}
+    grid = output_grid(config, product, bands)
+    scl_file = None
+    if product.scl:
+        res = min(product.scl, key=lambda r: abs(r - config.resolution_m))
+        scl_file = BandFile(product.scl[res], res)
+    elif product.level == "L2A" and product.kind == "safe":
+        LOGGER.warning("%s has no SCL band: clouds are not masked", product.path)
+    steps = [
+        *steps,
+        {
+            "step": "resample",
+            "resolution_m": config.resolution_m,
+            "upsampling": "bilinear",
+            "downsampling": "average",
+            "native": {b: f.resolution_m for b, f in files.items()},
+        },
+        {
+            "step": "radiometry",
+            "formula": "(DN + offset) / quantification; DN 0 and 65535 -> no data",
+            "offsets": {b: product.offsets.get(b, 0.0) for b in bands},
+            "quantification": product.quantification,
+        },
+        {
+            "step": "mask",
+            "source": "SCL" if scl_file else "nodata",
+            "invalid_classes": list(config.invalid_scl),
+        },
+    ]
+    if config.crs:
+        steps.append({"step": "reproject", "crs": grid.crs.to_string()})
+    if config.aoi:
+        steps.append({"step": "crop", "aoi": config.aoi})
+    return S2Plan(product, bands, files, scl_file, grid, tuple(steps))
+
+
+def output_tags(product: S2Input, dtype: str) -> dict[str, str]:
+    """The dataset tags of an ``senprep s2`` output (both engines)."""
+    return {
+        "SOURCE_PRODUCT": product.product_id,
+        "MISSION": product.mission,
+        "SENSING_TIME": product.sensing_time,
+        "PROCESSING_LEVEL": product.level,
+        "PROCESSING_BASELINE": product.processing_baseline,
+        "REFLECTANCE_SCALE": "1" if dtype == "float32" else f"{OUTPUT_SCALE:g}",
+        "SENPREP_VERSION": __version__,
+        "PROCESSING_TIME": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def write_s2(config: S2Config, plan: S2Plan, out: Path, progress: Progress = NO_PROGRESS) -> float:
+    """Read, convert and write the output block by block; returns the invalid fraction."""
+    product = plan.product
+    clouds = CloudCounter()
+    tags = output_tags(product, config.dtype) | {"ENGINE": "python"}
+    with GeoTiffWriter(
+        out,
+        plan.grid,
+        [*plan.bands, VALID_BAND],
+        tags=tags,
+        overwrite=config.overwrite,
+        inputs=config.inputs(),
+        dtype=config.dtype,
+        nodata=float("nan") if config.dtype == "float32" else 0,
+    ) as writer:
+        blocks = list(plan.grid.blocks(config.block_px))
+        for window in track(progress, blocks, "sentinel-2", "block"):
+            block = plan.grid.window_grid(window)
+            stack = np.stack(
+                [
+                    dn_to_reflectance(
+                        read_band_on_grid(plan.files[band], block),
+                        product.offsets.get(band, 0.0),
+                        product.quantification,
+                    )
+                    for band in plan.bands
+                ]
+            )
+            scl = (
+                read_band_on_grid(plan.scl, block, categorical=True)
+                if plan.scl is not None
+                else None
+            )
+            data_ok = np.all(np.isfinite(stack), axis=0)
+            valid = validity(data_ok, scl, config.invalid_scl)
+            clouds.add(data_ok, valid)
+            writer.write(window, encode_output(stack, valid, config.dtype))
+        writer.tags["CLOUD_FRACTION"] = f"{clouds.fraction:.4f}"
+        writer.tags["PROCESSING_STEPS"] = json.dumps(list(plan.steps))
+        writer.commit()
+    return clouds.fraction
+
+
+def process_s2(config: S2Config, progress: Progress = NO_PROGRESS) -> Path:
     """Run the Sentinel-2 chain and write the GeoTIFF; returns its path."""
     config.validate()
-    bands = tuple(normalise_band(b) for b in config.bands)
     product = open_s2(config.product)
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
-    steps: list[dict[str, Any]] = [
-        {"step": "read", "product": product.product_id, "kind": product.kind}
-    ]
     with tempfile.TemporaryDirectory(prefix="senprep-s2-", dir=out.parent) as tmp:
-        if product.level == "L1C":
-            if config.atmcor == "sen2cor":
-                l2a = run_sen2cor(product.path, Path(tmp))
-                product = open_s2(l2a)
-                steps.append({"step": "atmospheric-correction", "tool": "sen2cor"})
-            else:
-                LOGGER.warning(
-                    "%s is Level-1C: writing top-of-atmosphere reflectance (no atmospheric "
-                    "correction); use an L2A product or --atmcor sen2cor",
-                    product.path,
-                )
-        for band in bands:
-            product.check_resolution(band, config.resolution_m)
-        files = {b: pick_file(product.band_files(b), config.resolution_m) for b in bands}
-        grid = output_grid(config, product, bands)
-        scl_file = None
-        if product.scl:
-            res = min(product.scl, key=lambda r: abs(r - config.resolution_m))
-            scl_file = BandFile(product.scl[res], res)
-        elif product.level == "L2A" and product.kind == "safe":
-            LOGGER.warning("%s has no SCL band: clouds are not masked", product.path)
-        steps.append(
-            {
-                "step": "resample",
-                "resolution_m": config.resolution_m,
-                "upsampling": "bilinear",
-                "downsampling": "average",
-                "native": {b: f.resolution_m for b, f in files.items()},
-            }
-        )
-        steps.append(
-            {
-                "step": "radiometry",
-                "formula": "(DN + offset) / quantification",
-                "offsets": {b: product.offsets.get(b, 0.0) for b in bands},
-                "quantification": product.quantification,
-            }
-        )
-        steps.append(
-            {
-                "step": "mask",
-                "source": "SCL" if scl_file else "nodata",
-                "invalid_classes": list(config.invalid_scl),
-            }
-        )
-        if config.crs:
-            steps.append({"step": "reproject", "crs": grid.crs.to_string()})
-        if config.aoi:
-            steps.append({"step": "crop", "aoi": config.aoi})
-        float_out = config.dtype == "float32"
-        names = [*bands, "valid"]
-        counts = np.zeros(2, dtype=np.int64)  # data pixels, invalid data pixels
-        bar = progress or (lambda it, **kw: tqdm(it, disable=config.quiet, leave=False, **kw))
-        tags = {
-            "SOURCE_PRODUCT": product.product_id,
-            "MISSION": product.mission,
-            "SENSING_TIME": product.sensing_time,
-            "PROCESSING_LEVEL": product.level,
-            "PROCESSING_BASELINE": product.processing_baseline,
-            "REFLECTANCE_SCALE": "1" if float_out else f"{OUTPUT_SCALE:g}",
-            "ENGINE": "python",
-            "SENPREP_VERSION": __version__,
-            "PROCESSING_TIME": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        with GeoTiffWriter(
-            out,
-            grid,
-            names,
-            tags=tags,
-            overwrite=config.overwrite,
-            inputs=config.inputs(),
-            dtype="float32" if float_out else "uint16",
-            nodata=float("nan") if float_out else 0,
-        ) as writer:
-            for window in bar(list(grid.blocks(config.block_px)), desc="sentinel-2", unit="block"):
-                block = grid.window_grid(window)
-                stack = np.empty((len(bands), block.height, block.width), dtype=np.float32)
-                for i, band in enumerate(bands):
-                    dn = read_band_on_grid(files[band], block)
-                    stack[i] = (dn + product.offsets.get(band, 0.0)) / product.quantification
-                data_ok = np.all(np.isfinite(stack), axis=0)
-                valid = data_ok.copy()
-                if scl_file is not None:
-                    scl = read_band_on_grid(scl_file, block, categorical=True)
-                    valid &= np.isfinite(scl) & ~np.isin(
-                        np.nan_to_num(scl, nan=0), config.invalid_scl
-                    )
-                counts += (int(data_ok.sum()), int((data_ok & ~valid).sum()))
-                if float_out:
-                    out_block = np.where(data_ok, stack, np.nan).astype(np.float32)
-                    out_valid = valid.astype(np.float32)[None]
-                else:
-                    scaled = np.clip(np.round(np.nan_to_num(stack) * OUTPUT_SCALE), 1, 65535)
-                    out_block = np.where(data_ok, scaled, 0).astype(np.uint16)
-                    out_valid = valid.astype(np.uint16)[None]
-                writer.write(window, np.concatenate([out_block, out_valid.astype(out_block.dtype)]))
-            cloud_fraction = counts[1] / counts[0] if counts[0] else 1.0
-            writer.tags["CLOUD_FRACTION"] = f"{cloud_fraction:.4f}"
-            writer.tags["PROCESSING_STEPS"] = json.dumps(steps)
-            writer.commit()
-    LOGGER.info("wrote %s (invalid fraction %.1f %%)", out, 100 * cloud_fraction)
+        product, steps = prepare_product(config, product, Path(tmp))
+        plan = plan_s2(config, product, steps)
+        invalid = write_s2(config, plan, out, progress)
+    LOGGER.info("wrote %s (invalid fraction %.1f %%)", out, 100 * invalid)
     return out

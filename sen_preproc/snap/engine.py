@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,21 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-from tqdm import tqdm
 
 from sen_preproc import __version__
-from sen_preproc.errors import GptError, GptNotFoundError, OptionError, ProductError
+from sen_preproc.bands import VALID_BAND
+from sen_preproc.errors import GptError, OptionError, ProductError
 from sen_preproc.grid import RasterGrid, parse_aoi
 from sen_preproc.outputs import GRAPH_HEADER, check_output_file, resolve_output
+from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import (
     GeoTiffWriter,
     read_band_names,
     read_grid,
 )
 from sen_preproc.snap import gpt as gpt_runner
+from sen_preproc.snap.auxdata import place_orbit_file
 from sen_preproc.snap.catalogue import Catalogue, catalogue_for
 from sen_preproc.snap.graph import intermediate_paths, split_graph
+from sen_preproc.snap.install import GptInstall, find_gpt
 from sen_preproc.snap.render import (
     RenderedGraph,
     S1GraphOptions,
@@ -52,7 +54,6 @@ from sen_preproc.snap.version import SnapVersion
 
 LOGGER = logging.getLogger(__name__)
 
-ENGINES = ("auto", "python", "snap")
 DEFAULT_SNAP_VERSION = SnapVersion(10, 0, 0)  # rendering without gpt (`senprep graph`)
 _S1_BAND = re.compile(r"^(?:Sigma0|Beta0|Gamma0)_(VV|VH|HH|HV)(?:_db)?$", re.IGNORECASE)
 _SCL_BANDS = ("quality_scene_classification", "scl", "SCL")
@@ -71,21 +72,7 @@ class SnapOptions:
     split_graph: bool = False
 
 
-def choose_engine(engine: str, snap: SnapOptions) -> str:
-    """``auto`` -> ``snap`` when a gpt is found, else ``python``; others as given."""
-    if engine not in ENGINES:
-        raise OptionError(f"unknown engine {engine!r}; use {', '.join(ENGINES)}")
-    if engine != "auto":
-        return engine
-    try:
-        gpt_runner.find_gpt(snap.gpt, probe_version=False)
-    except GptNotFoundError:
-        LOGGER.info("no SNAP gpt found: using the Python engine")
-        return "python"
-    return "snap"
-
-
-def snap_version_for(snap: SnapOptions, install: gpt_runner.GptInstall | None) -> SnapVersion:
+def snap_version_for(snap: SnapOptions, install: GptInstall | None) -> SnapVersion:
     """``--snap-version`` if given, else the installation's, else SNAP 10 (with a warning)."""
     if snap.snap_version:
         return SnapVersion.parse(snap.snap_version)
@@ -198,9 +185,7 @@ def s1_graph_options(config: Any, output: Path) -> S1GraphOptions:
     )
 
 
-def process_s1_snap(
-    config: Any, snap: SnapOptions, progress: Callable[..., Any] | None = None
-) -> Path:
+def process_s1_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROGRESS) -> Path:
     """``senprep s1 --engine snap``: run the GRD graph in gpt; returns the output path.
 
     Raises
@@ -218,18 +203,18 @@ def process_s1_snap(
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
-    install = gpt_runner.find_gpt(snap.gpt)
+    install = find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
         options = s1_graph_options(config, scratch / "gpt.tif")
         if config.orbit_file is not None:
-            placed = gpt_runner.place_orbit_file(
+            placed = place_orbit_file(
                 Path(config.orbit_file),
                 acquisition_time=product.start_time.astype("datetime64[us]").item(),
             )
             LOGGER.info("orbit file placed for SNAP: %s", placed)
         rendered = render_s1(options, version, catalogue=catalogue_for_run(version))
-        _run(rendered, install, snap, scratch, out, progress, config.quiet)
+        _run(rendered, install, snap, scratch, out, progress)
         like = read_grid(config.like) if config.like is not None else None
         names = read_band_names(options.output)
         pols = options.polarisations
@@ -256,8 +241,8 @@ def process_s1_snap(
             },
             db=config.scale == "db",
             overwrite=config.overwrite,
+            inputs=config.inputs(),
             progress=progress,
-            quiet=config.quiet,
         )
     LOGGER.info("wrote %s (SNAP %s)", out, version)
     return out
@@ -289,14 +274,12 @@ def _match_s1_bands(names: Sequence[str], pols: Sequence[str], path: Path) -> di
 # ------------------------------------------------------------------------------ Sentinel-2
 
 
-def process_s2_snap(
-    config: Any, snap: SnapOptions, progress: Callable[..., Any] | None = None
-) -> Path:
+def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROGRESS) -> Path:
     """``senprep s2 --engine snap``: Resample, band subset, Reproject (and Sen2Cor for L1C with
     ``--atmcor sen2cor``) in gpt; the ``valid`` band is derived from the scene classification
     exactly as the Python engine does."""
     from sen_preproc.bands import normalise_band
-    from sen_preproc.sentinel2.chain import default_output_name
+    from sen_preproc.sentinel2.chain import default_output_name, output_tags
     from sen_preproc.sentinel2.product import open_s2
 
     config.validate()
@@ -316,12 +299,12 @@ def process_s2_snap(
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
-    install = gpt_runner.find_gpt(snap.gpt)
+    install = find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
         options = s2_graph_options(config, scratch / "gpt.tif", level)
         rendered = render_s2(options, version, catalogue=catalogue_for_run(version))
-        _run(rendered, install, snap, scratch, out, progress, config.quiet)
+        _run(rendered, install, snap, scratch, out, progress)
         names = list(read_band_names(options.output))
         index = {n: i for i, n in enumerate(names, start=1) if n}
         missing = [b for b in bands if b not in index]
@@ -332,20 +315,12 @@ def process_s2_snap(
                 f"{', '.join(missing)}; check the gpt log and --bands"
             )
         like = read_grid(config.like) if config.like is not None else None
-        float_out = config.dtype == "float32"
-        tags = {
-            "SOURCE_PRODUCT": product.product_id,
-            "MISSION": product.mission,
-            "SENSING_TIME": product.sensing_time,
+        tags = output_tags(product, config.dtype) | {
             "PROCESSING_LEVEL": "L2A" if level == "L1C" else product.level,
-            "PROCESSING_BASELINE": product.processing_baseline,
-            "REFLECTANCE_SCALE": "1" if float_out else "10000",
             "ENGINE": "snap",
             "SNAP_VERSION": str(version),
             "GPT": str(install.path),
             "PROCESSING_STEPS": json.dumps(_steps(rendered)),
-            "SENPREP_VERSION": __version__,
-            "PROCESSING_TIME": _now(),
         }
         _rewrite_s2(
             options.output,
@@ -355,10 +330,10 @@ def process_s2_snap(
             config.invalid_scl,
             like,
             tags,
-            float_out=float_out,
+            dtype=config.dtype,
             overwrite=config.overwrite,
+            inputs=config.inputs(),
             progress=progress,
-            quiet=config.quiet,
         )
     LOGGER.info("wrote %s (SNAP %s)", out, version)
     return out
@@ -384,6 +359,28 @@ def s2_graph_options(config: Any, output: Path, level: str) -> S2GraphOptions:
     )
 
 
+def render_graph(
+    sensor: str, config: Any, target: Path | None, version: SnapVersion
+) -> tuple[RenderedGraph, Path]:
+    """The graph ``senprep graph s1|s2`` writes for ``config``, and the GeoTIFF its Write node
+    writes (``target``, default: the name senprep would use, in the current folder)."""
+    if sensor == "s1":
+        from sen_preproc.sentinel1.chain import default_output_name as s1_name
+        from sen_preproc.sentinel1.product import open_product
+
+        config.validate()
+        target = (target or Path.cwd() / s1_name(open_product(config.product), config)).resolve()
+        return render_s1(s1_graph_options(config, target), version), target
+    from sen_preproc.sentinel2.chain import default_output_name as s2_name
+    from sen_preproc.sentinel2.product import open_s2
+
+    config.validate()
+    s2 = open_s2(config.product)
+    level = "L1C" if s2.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
+    target = (target or Path.cwd() / s2_name(s2, config)).resolve()
+    return render_s2(s2_graph_options(config, target, level), version), target
+
+
 # ------------------------------------------------------------------------------ shared
 
 
@@ -402,63 +399,36 @@ def _scratch(out: Path) -> Iterator[Path]:
 
 def _run(
     rendered: RenderedGraph,
-    install: gpt_runner.GptInstall,
+    install: GptInstall,
     snap: SnapOptions,
     scratch: Path,
     out: Path,
-    progress: Callable[..., Any] | None,
-    quiet: bool,
+    progress: Progress,
 ) -> None:
     """Write the graph (template + ``-P`` values) and run gpt, in parts with ``--split-graph``."""
-    log_path = out.with_name(out.name + ".gpt.log")
     output = Path(rendered.variables["output"])
-    bar = tqdm(total=100, desc="gpt", unit="%", disable=quiet, leave=False)
-
-    def report(fraction: float) -> None:
-        bar.update(max(0.0, round(100 * fraction) - bar.n))
-        if progress is not None:
-            progress(fraction)
-
-    try:
-        if not snap.split_graph:
-            graph_file = scratch / "graph.xml"
-            graph_file.write_text(rendered.template_xml())
-            gpt_runner.run_gpt(
-                install,
-                graph_file,
-                rendered.variables,
-                log_path=log_path,
-                cache_size=snap.cache_size,
-                parallelism=snap.parallelism,
-                timeout_s=snap.timeout_s,
-                progress=report,
-                expected_outputs=[output],
-            )
-            return
+    if snap.split_graph:
         parts = split_graph(rendered.graph, scratch)
-        files = []
-        for number, part in enumerate(parts, start=1):
-            graph_file = scratch / f"part{number}.xml"
-            graph_file.write_text(part.to_xml(None))
-            files.append(graph_file)
-        parameters = [
-            {k: v for k, v in rendered.variables.items() if k in part.variables()} for part in parts
-        ]
         intermediates = intermediate_paths(parts)
-        gpt_runner.run_graph_parts(
-            install,
-            files,
-            parameters,
-            log_path=log_path,
-            intermediates=intermediates,
-            expected_outputs=[output],
-            cache_size=snap.cache_size,
-            parallelism=snap.parallelism,
-            timeout_s=snap.timeout_s,
-            progress=report,
-        )
-    finally:
-        bar.close()
+    else:
+        parts, intermediates = [rendered.graph], []
+    files = []
+    for number, part in enumerate(parts, start=1):
+        graph_file = scratch / f"part{number}.xml"
+        graph_file.write_text(part.to_xml(None))
+        files.append(graph_file)
+    gpt_runner.run_graph_parts(
+        install,
+        files,
+        [{k: v for k, v in rendered.variables.items() if k in part.variables()} for part in parts],
+        log_path=out.with_name(out.name + ".gpt.log"),
+        intermediates=intermediates,
+        expected_outputs=[output],
+        cache_size=snap.cache_size,
+        parallelism=snap.parallelism,
+        timeout_s=snap.timeout_s,
+        progress=progress,
+    )
 
 
 def _steps(rendered: RenderedGraph) -> list[dict[str, Any]]:
@@ -489,8 +459,8 @@ def _rewrite(
     band_tags: dict[str, dict[str, str]],
     db: bool,
     overwrite: bool,
-    progress: Callable[..., Any] | None,
-    quiet: bool,
+    inputs: Iterable[Path | None],
+    progress: Progress,
 ) -> None:
     """gpt's S1 GeoTIFF -> our float32 COG: bands renamed, SNAP's nodata 0 -> NaN, onto
     ``like`` when given (bilinear in linear power)."""
@@ -499,11 +469,16 @@ def _rewrite(
     grid = read_grid(source)
     target = like or grid
     info = RasterInfo(source, grid, tuple(n for _, n in bands), {}, 0.0, "float32")
-    bar = progress or (lambda it, **kw: tqdm(it, disable=quiet, leave=False, **kw))
     with GeoTiffWriter(
-        out, target, [n for _, n in bands], tags=tags, band_tags=band_tags, overwrite=overwrite
+        out,
+        target,
+        [n for _, n in bands],
+        tags=tags,
+        band_tags=band_tags,
+        overwrite=overwrite,
+        inputs=inputs,
     ) as writer:
-        for window in bar(list(target.blocks(2048)), desc="snap output", unit="block"):
+        for window in track(progress, list(target.blocks(2048)), "snap output", "block"):
             block = target.window_grid(window)
             layers = [
                 read_on_grid(info, index, block, to_linear=db, categorical=False)
@@ -522,69 +497,57 @@ def _rewrite_s2(
     like: RasterGrid | None,
     tags: dict[str, str],
     *,
-    float_out: bool,
+    dtype: str,
     overwrite: bool,
-    progress: Callable[..., Any] | None,
-    quiet: bool,
+    inputs: Iterable[Path | None],
+    progress: Progress,
 ) -> None:
     """gpt's S2 GeoTIFF (reflectance 0..1, SCL) -> our GeoTIFF: uint16 x 10 000 (nodata 0) or
-    float32, plus ``valid`` from the scene classification and the cloud fraction."""
+    float32, plus ``valid`` from the scene classification and the cloud fraction, with the
+    Python engine's radiometry (:mod:`sen_preproc.sentinel2.radiometry`)."""
     from sen_preproc.pair import RasterInfo, read_on_grid
+    from sen_preproc.sentinel2.radiometry import CloudCounter, encode_output, validity
 
     grid = read_grid(source)
     target = like or grid
     info = RasterInfo(source, grid, tuple(n for _, n in bands), {}, None, "float32")
-    names = [n for _, n in bands] + ["valid"]
-    counts = np.zeros(2, dtype=np.int64)
+    clouds = CloudCounter()
     if scl_band is None:
         LOGGER.warning("%s has no scene classification band: clouds are not masked", source)
-    bar = progress or (lambda it, **kw: tqdm(it, disable=quiet, leave=False, **kw))
     with GeoTiffWriter(
         out,
         target,
-        names,
+        [n for _, n in bands] + [VALID_BAND],
         tags=tags,
         overwrite=overwrite,
-        dtype="float32" if float_out else "uint16",
-        nodata=float("nan") if float_out else 0,
+        inputs=inputs,
+        dtype=dtype,
+        nodata=float("nan") if dtype == "float32" else 0,
     ) as writer:
-        for window in bar(list(target.blocks(2048)), desc="snap output", unit="block"):
+        for window in track(progress, list(target.blocks(2048)), "snap output", "block"):
             block = target.window_grid(window)
             stack = np.stack(
                 [read_on_grid(info, i, block, to_linear=False, categorical=False) for i, _ in bands]
             )
             stack[stack == 0] = np.nan  # SNAP's reader: 0 = no data
+            scl = (
+                read_on_grid(info, scl_band, block, to_linear=False, categorical=True)
+                if scl_band is not None
+                else None
+            )
             data_ok = np.all(np.isfinite(stack), axis=0)
-            valid = data_ok.copy()
-            if scl_band is not None:
-                scl = read_on_grid(info, scl_band, block, to_linear=False, categorical=True)
-                valid &= ~np.isin(scl, list(invalid_scl))
-            counts += (int(data_ok.sum()), int((data_ok & ~valid).sum()))
-            writer.write(window, _s2_block(stack, data_ok, valid, float_out))
-        writer.tags["CLOUD_FRACTION"] = f"{counts[1] / counts[0] if counts[0] else 1.0:.4f}"
+            valid = validity(data_ok, scl, invalid_scl)
+            clouds.add(data_ok, valid)
+            writer.write(window, encode_output(stack, valid, dtype))
+        writer.tags["CLOUD_FRACTION"] = f"{clouds.fraction:.4f}"
         writer.commit()
 
 
-def _s2_block(
-    reflectance: npt.NDArray[np.float32],
-    data_ok: npt.NDArray[np.bool_],
-    valid: npt.NDArray[np.bool_],
-    float_out: bool,
-) -> npt.NDArray[Any]:
-    if float_out:
-        values = np.where(data_ok, reflectance, np.nan).astype(np.float32)
-        return np.concatenate([values, valid.astype(np.float32)[None]])
-    scaled = np.clip(np.round(np.nan_to_num(reflectance) * 10000.0), 1, 65535)
-    values16 = np.where(data_ok, scaled, 0).astype(np.uint16)
-    return np.concatenate([values16, valid.astype(np.uint16)[None]])
-
-
 __all__ = [
-    "ENGINES",
     "SnapOptions",
-    "choose_engine",
     "process_s1_snap",
     "process_s2_snap",
+    "render_graph",
     "s1_graph_options",
     "s2_graph_options",
     "snap_version_for",

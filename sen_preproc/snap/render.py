@@ -10,7 +10,7 @@ Sen2Cor adapter alias) and validates the result with
 User values never go into the XML by string pasting: they stay in
 :attr:`RenderedGraph.variables` and are escaped either by the XML writer
 (:meth:`RenderedGraph.concrete_xml`) or by :func:`~sen_preproc.snap.graph.escape_value`
-(:meth:`RenderedGraph.gpt_parameters`).
+(the ``-P`` arguments of :func:`sen_preproc.snap.gpt.build_command`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from sen_preproc.errors import MissingDataError, OptionError
 from sen_preproc.snap import catalogue as cat
 from sen_preproc.snap.catalogue import Catalogue
-from sen_preproc.snap.graph import PLACEHOLDER_RE, Graph, escape_value
+from sen_preproc.snap.graph import PLACEHOLDER_RE, Graph
 from sen_preproc.snap.validate import validate_graph
 from sen_preproc.snap.version import SnapVersion
 
@@ -129,21 +129,12 @@ class RenderedGraph:
     variables: dict[str, str] = field(default_factory=dict)
 
     def template_xml(self) -> str:
-        """The XML with ``${name}`` placeholders kept: run it with :meth:`gpt_parameters`."""
+        """The XML with ``${name}`` placeholders kept: gpt fills them from ``-P`` arguments."""
         return self.graph.to_xml(None)
 
     def concrete_xml(self) -> str:
         """The XML with every value substituted and escaped (what ``senprep graph`` writes)."""
         return self.graph.to_xml(self.variables)
-
-    def gpt_parameters(self) -> list[str]:
-        """``-Pname=value`` arguments for :meth:`template_xml`, values XML-escaped.
-
-        gpt pastes ``-P`` values raw into the XML text before parsing, so they are escaped
-        here (``&amp;``, ``&lt;``, ..., ``$`` as ``&#36;``). Pass them as separate argv entries
-        (no shell).
-        """
-        return [f"-P{name}={escape_value(value)}" for name, value in sorted(self.variables.items())]
 
     def operators(self) -> list[str]:
         """Operator aliases in chain order."""
