@@ -80,10 +80,10 @@ def test_reader_refuses_other_versions_and_damage(dataset: Path, tmp_path: Path)
     folder = copy(dataset, tmp_path)
     document = json.loads((folder / "dataset.json").read_text())
     (folder / "dataset.json").write_text(json.dumps(document | {"format_version": 99}))
-    with pytest.raises(DatasetError, match="format 99 is newer.*upgrade senprep"):
+    with pytest.raises(DatasetError, match=r"format 99 is newer.*upgrade senprep"):
         PatchDataset(folder)
     (folder / "dataset.json").write_text(json.dumps(document | {"format_version": 0}))
-    with pytest.raises(DatasetError, match="dataset format 0.*write it again"):
+    with pytest.raises(DatasetError, match=r"dataset format 0.*write it again"):
         PatchDataset(folder)
     (folder / "dataset.json").write_text("{not json")
     with pytest.raises(DatasetError, match="not readable JSON"):
@@ -96,7 +96,7 @@ def test_reader_refuses_other_versions_and_damage(dataset: Path, tmp_path: Path)
     (folder / "dataset.json").unlink()
     with pytest.raises(DatasetError, match="older senprep"):
         PatchDataset(folder)  # a dataset of the format before dataset.json existed
-    with pytest.raises(DatasetError, match="no dataset.json"):
+    with pytest.raises(DatasetError, match=r"no dataset\.json"):
         PatchDataset(tmp_path)
 
 
@@ -114,7 +114,7 @@ def test_reader_names_a_damaged_manifest(dataset: Path, tmp_path: Path) -> None:
     with open(folder / "manifest.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=MANIFEST_FIELDS)
         writer.writeheader()
-        writer.writerows(rows[:3] + [rows[3] | {"row": "twelve"}])
+        writer.writerows([*rows[:3], rows[3] | {"row": "twelve"}])
     with pytest.raises(DatasetError, match="line 5"):
         PatchDataset(folder)
 

@@ -11,7 +11,6 @@ from sen_preproc import doctor
 from sen_preproc.doctor import Check, format_report, run_checks
 from sen_preproc.snap import auxdata as aux
 
-
 FAKE_DIAG = """
 import sys
 if sys.argv[1:] == ["--diag"]:

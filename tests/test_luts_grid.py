@@ -10,7 +10,6 @@ import pytest
 import shapely.geometry
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.windows import Window
 
 from sen_preproc.errors import GeometryError, OptionError, ProductError
 from sen_preproc.grid import (

@@ -37,10 +37,10 @@ from sen_preproc.errors import (
     OrbitError,
 )
 from sen_preproc.raster_io import raster_summary
-from sen_preproc.snap import gpt as gm
-from sen_preproc.snap import install as inst
 from sen_preproc.snap import auxdata as aux
+from sen_preproc.snap import gpt as gm
 from sen_preproc.snap import gpt_log
+from sen_preproc.snap import install as inst
 from sen_preproc.snap.version import SnapVersion
 
 FAKE_GPT = r"""
