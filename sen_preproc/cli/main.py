@@ -87,21 +87,14 @@ def _chain_config(
     return S2Config(product=product, out=out, overwrite=overwrite, **options)
 
 
-def _process(
-    sensor: str,
-    product: Path,
-    out: Path | None,
-    overwrite: bool,
-    quiet: bool,
-    verbose: int,
-    engine: str,
-    options: dict[str, Any],
-) -> None:
+def _process(sensor: str, product: Path, options: dict[str, Any]) -> None:
     """The body of ``senprep s1`` and ``senprep s2``."""
     from sen_preproc.engines import process
 
-    _setup_logging(verbose, quiet)
+    quiet, engine = options.pop("quiet"), options.pop("engine")
+    _setup_logging(options.pop("verbose"), quiet)
     snap = _snap_config(options)
+    out, overwrite = options.pop("out"), options.pop("overwrite")
     config = _chain_config(sensor, product, out, overwrite, options)
     click.echo(str(process(sensor, config, engine, snap, progress_bars(quiet))))
 
@@ -114,18 +107,10 @@ def _process(
 @snap_options
 @common_output_options
 @handle_errors
-def s1_command(
-    product: Path,
-    out: Path | None,
-    overwrite: bool,
-    quiet: bool,
-    verbose: int,
-    engine: str,
-    **options: Any,
-) -> None:
+def s1_command(product: Path, **options: Any) -> None:
     """Preprocess a Sentinel-1 GRD PRODUCT (.zip, .SAFE folder or manifest.safe) into a
     terrain-corrected, calibrated GeoTIFF (one band per polarisation)."""
-    _process("s1", product, out, overwrite, quiet, verbose, engine, options)
+    _process("s1", product, options)
 
 
 @cli.command("s2")
@@ -138,18 +123,10 @@ def s1_command(
 @snap_options
 @common_output_options
 @handle_errors
-def s2_command(
-    product: Path,
-    out: Path | None,
-    overwrite: bool,
-    quiet: bool,
-    verbose: int,
-    engine: str,
-    **options: Any,
-) -> None:
+def s2_command(product: Path, **options: Any) -> None:
     """Preprocess a Sentinel-2 PRODUCT (L2A/L1C SAFE zip or folder, a folder of band GeoTIFFs or a
     multi-band GeoTIFF) into a reflectance GeoTIFF with a 'valid' (cloud-free) band."""
-    _process("s2", product, out, overwrite, quiet, verbose, engine, options)
+    _process("s2", product, options)
 
 
 @cli.command("pair")
@@ -289,23 +266,16 @@ def _graph_version(snap_version: str | None, gpt: Path | None) -> Any:
     return snap_version_for(SnapOptions(gpt=gpt, snap_version=snap_version), install)
 
 
-def _graph(
-    sensor: str,
-    product: Path,
-    out: Path,
-    target: Path | None,
-    snap_version: str | None,
-    gpt: Path | None,
-    overwrite: bool,
-    verbose: int,
-    options: dict[str, Any],
-) -> None:
+def _graph(sensor: str, product: Path, options: dict[str, Any]) -> None:
     """The body of ``senprep graph s1`` and ``senprep graph s2``."""
     from sen_preproc.snap.engine import render_graph, write_graph_file
 
+    verbose = options.pop("verbose")
     _setup_logging(verbose, verbose == 0)
+    out, target, overwrite = options.pop("out"), options.pop("target"), options.pop("overwrite")
+    version = _graph_version(options.pop("snap_version"), options.pop("gpt"))
     config = _chain_config(sensor, product, None, False, options)
-    rendered, _ = render_graph(sensor, config, target, _graph_version(snap_version, gpt))
+    rendered, _ = render_graph(sensor, config, target, version)
     click.echo(str(write_graph_file(rendered, out, overwrite=overwrite, inputs=config.inputs())))
 
 
@@ -315,18 +285,9 @@ def _graph(
 @grid_options
 @graph_output_options
 @handle_errors
-def graph_s1_command(
-    product: Path,
-    out: Path,
-    target: Path | None,
-    snap_version: str | None,
-    gpt: Path | None,
-    overwrite: bool,
-    verbose: int,
-    **options: Any,
-) -> None:
+def graph_s1_command(product: Path, **options: Any) -> None:
     """The Sentinel-1 GRD graph for PRODUCT, with the options of `senprep s1`."""
-    _graph("s1", product, out, target, snap_version, gpt, overwrite, verbose, options)
+    _graph("s1", product, options)
 
 
 @graph_group.command("s2")
@@ -337,18 +298,9 @@ def graph_s1_command(
 @aoi_opt
 @graph_output_options
 @handle_errors
-def graph_s2_command(
-    product: Path,
-    out: Path,
-    target: Path | None,
-    snap_version: str | None,
-    gpt: Path | None,
-    overwrite: bool,
-    verbose: int,
-    **options: Any,
-) -> None:
+def graph_s2_command(product: Path, **options: Any) -> None:
     """The Sentinel-2 graph for PRODUCT (L2A; L1C with --atmcor sen2cor runs Sen2Cor)."""
-    _graph("s2", product, out, target, snap_version, gpt, overwrite, verbose, options)
+    _graph("s2", product, options)
 
 
 @graph_group.command("collocate")
