@@ -29,6 +29,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from sen_preproc import __version__
+from sen_preproc.bands import VALID_BAND, is_polarisation
 from sen_preproc.errors import GeometryError, MissingDataError, OptionError, ProductError
 from sen_preproc.grid import (
     RasterGrid,
@@ -43,7 +44,6 @@ from sen_preproc.raster_io import GeoTiffWriter
 
 LOGGER = logging.getLogger(__name__)
 
-S1_BANDS = ("VV", "VH", "HH", "HV")
 FOOTPRINT_PX = 512  # footprints are traced on a decimated mask of at most this many pixels a side
 
 
@@ -91,7 +91,7 @@ def read_info(path: Path, role: str) -> RasterInfo:
         raise ProductError(
             f"{path}: the raster has no georeference (CRS); give the output of `senprep {role}`"
         )
-    s1_like = [d for d in info.descriptions if d.upper() in S1_BANDS]
+    s1_like = [d for d in info.descriptions if is_polarisation(d)]
     s2_like = [d for d in info.descriptions if d.upper().startswith("B") and d[1:2].isdigit()]
     if role == "s1" and not s1_like:
         hint = " (it looks like a Sentinel-2 image: pass it as --s2)" if s2_like else ""
@@ -345,10 +345,8 @@ def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:
     s1 = read_info(config.s1, "s1")
     s2 = read_info(config.s2, "s2")
     grid, fraction = crop_to_overlap(config, target_grid(config, s1, s2), s1, s2)
-    s1_bands = [(i + 1, d) for i, d in enumerate(s1.descriptions) if d.upper() in S1_BANDS]
-    s2_bands = [
-        (i + 1, d) for i, d in enumerate(s2.descriptions) if d and d.upper() not in S1_BANDS
-    ]
+    s1_bands = [(i + 1, d) for i, d in enumerate(s1.descriptions) if is_polarisation(d)]
+    s2_bands = [(i + 1, d) for i, d in enumerate(s2.descriptions) if d and not is_polarisation(d)]
     s1_db = s1.tags.get("SCALE", "db").lower() == "db"
     names = [d for _, d in s1_bands] + [d for _, d in s2_bands]
     t1, t2, gap = _time_gap_days(s1, s2)
@@ -390,7 +388,7 @@ def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:
                 read_on_grid(s1, i, block, to_linear=s1_db, categorical=False) for i, _ in s1_bands
             ]
             layers += [
-                read_on_grid(s2, i, block, to_linear=False, categorical=name == "valid")
+                read_on_grid(s2, i, block, to_linear=False, categorical=name == VALID_BAND)
                 for i, name in s2_bands
             ]
             writer.write(window, np.stack(layers))

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sen_preproc.bands import POLARISATIONS
 from sen_preproc.errors import MissingDataError, OptionError
 from sen_preproc.snap import catalogue as cat
 from sen_preproc.snap.catalogue import Catalogue
@@ -69,7 +70,6 @@ _CALIBRATION_BANDS = {
     "beta0": "outputBetaBand",
     "gamma0": "outputGammaBand",
 }
-_POLARISATIONS = ("VV", "VH", "HH", "HV")
 #: Band names of SNAP's Sentinel-2 L2A reader (B10 is L1C only).
 S2_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
 #: The SCL layer as SNAP's L2A reader names it (assumption, see graphs/s2_l2a.xml).
@@ -478,8 +478,8 @@ def _polarisations(pols: tuple[str, ...]) -> str:
     out = []
     for pol in pols:
         p = pol.strip().upper()
-        if p not in _POLARISATIONS:
-            raise OptionError(f"polarisation {pol!r} is unknown; use {', '.join(_POLARISATIONS)}")
+        if p not in POLARISATIONS:
+            raise OptionError(f"polarisation {pol!r} is unknown; use {', '.join(POLARISATIONS)}")
         if p not in out:
             out.append(p)
     return ",".join(out)
