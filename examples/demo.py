@@ -1,42 +1,36 @@
-"""Demo of the pipeline on generated data (run by ``make demo``).
+"""Demo of the pipeline on a simulated region (run by ``make demo``).
 
-Two dates (I and II, 12 days apart) over the same small area near Rome:
-
-1. generates a dual-polarisation Sentinel-1 IW GRD product per date (4 km x 5 km, a hill under
-   one of three bright squares), a DEM, and a Sentinel-2 L2A product per date (3 km x 3 km,
-   a different cloud on each date) with ``sen_preproc.testing``;
-2. ``senprep s2`` on each S2 product (B2, B3, B4, B8 at 10 m + the SCL validity band);
+1. ``senprep synth``: a 4 km x 4 km region (fields, a town, a river, forest) observed at three
+   dates by Sentinel-1 (GRD SAFE, VV+VH) and Sentinel-2 (L2A SAFE), a cloud over part of date
+   II, plus a DEM and the truth;
+2. ``senprep s2`` on each S2 product (B2, B3, B4, B8 at 10 m + the SCL validity band), dates II
+   and III onto date I's grid (``--like``);
 3. ``senprep s1`` on each S1 product with the DEM, straight onto the S2 grid (``--like``);
-4. ``senprep pair`` for each date, then ``senprep split`` into a multi-temporal patch dataset;
-5. prints where everything is, a one-line summary per step and writes ``report.md``.
+4. ``senprep pair`` for each date, then ``senprep split`` into a multi-temporal patch dataset
+   (reference I, targets II and III);
+5. quick-look PNGs per date (S2 true colour, S1 VV/VH composite, the change since date I), the
+   SNAP graph of date I and ``senprep doctor``, all in ``report.md``; a one-line summary per step.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import shutil
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import pyproj
 import rasterio
 
-from sen_preproc.testing.s1_factory import (
-    S1ProductSpec,
-    bright_squares,
-    gaussian_hill,
-    product_geometry,
-    write_dem,
-    write_s1_grd_product,
-)
-from sen_preproc.testing.s2_factory import S2ProductSpec, write_s2_product
+from sen_preproc.synth import quicklook
+
+DATES = ("2023-05-10", "2023-06-20", "2023-07-29")
+CLOUDS = "0,0.3,0"
+MARKER = ".senprep-demo"
 
 
 def senprep(*args: str) -> float:
@@ -55,7 +49,12 @@ def summary(path: Path) -> str:
         data = ds.read()
         parts = []
         for name, band in zip(ds.descriptions, data, strict=True):
-            ok = band[np.isfinite(band)]
+            if name == "valid":
+                parts.append(f"clear {100 * float((band == 1).mean()):.0f} %")
+                continue
+            ok = band[
+                np.isfinite(band) & (band != (ds.nodata if ds.nodata is not None else np.nan))
+            ]
             parts.append(f"{name} {ok.min():.1f}..{ok.max():.1f}" if ok.size else f"{name} empty")
         return (
             f"{path.name}: {ds.width}x{ds.height} px, {ds.crs.to_string()}, {ds.res[0]:.0f} m; "
@@ -63,127 +62,121 @@ def summary(path: Path) -> str:
         )
 
 
+def prepare(out: Path) -> None:
+    """Replace an earlier demo's folder (recognised by its marker), never anything else."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            sys.exit(f"{out} exists and was not written by this demo; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by examples/demo.py; `make demo` replaces this folder\n")
+
+
+def quicklooks(out: Path, doc: dict, pairs: list[Path]) -> list[Path]:
+    """One PNG per date: S2 RGB, S1 composite, change since date I (truth)."""
+    written = []
+    first = doc["dates"][0]["s2"]["time"][:10].replace("-", "")
+    for date, pair in zip(doc["dates"], pairs, strict=True):
+        stamp = date["s2"]["time"][:10].replace("-", "")
+        with rasterio.open(pair) as ds:
+            layers = dict(zip(ds.descriptions, ds.read().astype(np.float64), strict=True))
+        valid = layers["valid"] == 1
+        panels = [
+            (
+                f"S2 {date['label']} {stamp} (RGB)",
+                quicklook.s2_rgb(layers["B4"], layers["B3"], layers["B2"], 10000),
+            ),
+            (
+                f"S1 {date['label']} {date['s1']['time'][:10]} (VV, VH, VV-VH)",
+                quicklook.s1_composite(layers["VV"], layers["VH"]),
+            ),
+            (
+                f"valid (clear) {100 * valid.mean():.0f} %",
+                np.dstack([valid.astype(np.uint8) * 255] * 3),
+            ),
+        ]
+        if stamp != first:
+            with rasterio.open(out / "scene" / "truth" / f"change_{first}_{stamp}.tif") as ds:
+                panels.append(
+                    (f"change I-{date['label']} (truth)", quicklook.change_colours(ds.read(1)))
+                )
+        written.append(quicklook.mosaic(panels, out / f"quicklook_{stamp}.png", width_px=260))
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     args = parser.parse_args()
     out: Path = args.out
-    marker = out / ".senprep-demo"
-    if out.exists() and any(out.iterdir()):
-        if not marker.is_file():
-            sys.exit(f"{out} exists and was not written by this demo; choose another --out")
-        shutil.rmtree(out)  # an earlier demo's output, recognised by its marker
-    (out / "raw").mkdir(parents=True)
-    marker.write_text("written by examples/demo.py; `make demo` replaces this folder\n")
+    prepare(out)
     report = ["# senprep demo report", ""]
 
-    t0 = time.perf_counter()
-    base = S1ProductSpec(lines=400, samples=500, speckle_looks=4.4, seed=7)
-    hill_square = bright_squares(base)[1]
-    hill = gaussian_hill(
-        hill_square.lon_deg, hill_square.lat_deg, height_m=400.0, sigma_m=1200.0, base_m=50.0
-    )
-    geom = product_geometry(base)
-    lon, lat, _ = geom.geolocate(
-        np.array([0, 0, base.lines - 1, base.lines - 1], float),
-        np.array([0, base.samples - 1, 0, base.samples - 1], float),
-    )
-    dem = write_dem(
-        out / "raw" / "dem.tif",
-        (lon.min() - 0.02, lat.min() - 0.02, lon.max() + 0.02, lat.max() + 0.02),
-        terrain_height=hill,
-    )
-    # the S2 subset: 3 km x 3 km centred on the S1 scene, on the 33TTG tile's 60 m lattice
-    centre_x, centre_y = pyproj.Transformer.from_crs(
-        "EPSG:4326", "EPSG:32633", always_xy=True
-    ).transform(float(lon.mean()), float(lat.mean()))
-    ulx = math.floor((centre_x - 1500) / 60) * 60
-    uly = math.floor((centre_y + 1500) / 60) * 60 + 20  # tile origin 4900020 -> ...20 northings
-    dates = {"I": timedelta(0), "II": timedelta(days=12)}
-    clouds = {"I": (20, 30, 80, 100), "II": (200, 180, 260, 250)}
-    products = {}
-    for label, delta in dates.items():
-        s1_spec = S1ProductSpec(
-            **{**base.__dict__, "start_time": base.start_time + delta, "seed": 7 + len(label)}
-        )
-        s2_spec = S2ProductSpec(
-            ulx_m=ulx,
-            uly_m=uly,
-            size_10m_px=300,
-            sensing_time=S2ProductSpec().sensing_time + delta,
-            cloud_box_px=clouds[label],
-            seed=len(label),
-        )
-        products[label] = (
-            write_s1_grd_product(out / "raw" / f"s1_{label}", s1_spec, terrain_height=hill),
-            write_s2_product(out / "raw" / f"s2_{label}", s2_spec),
-        )
+    scene = out / "scene"
+    seconds = senprep("synth", "-o", str(scene), "--size-km", "4", "--dates", ",".join(DATES),
+                      "--clouds", CLOUDS, "--seed", "7")  # fmt: skip
+    doc = json.loads((scene / "scenario.json").read_text())
     report.append(
-        f"- generated 2 x (S1 GRD 400x500 px VV+VH, S2 L2A 300x300 px) + DEM in {time.perf_counter() - t0:.1f} s"
+        f"- `senprep synth` ({seconds:.1f} s): {scene} - tile {doc['location']['tile']}, "
+        f"{len(doc['parcels'])} fields, {len(doc['events'])} events, "
+        f"{len(doc['dates'])} dates (S1 on its 12-day cycle: "
+        + ", ".join(d["s1"]["time"][:10] for d in doc["dates"])
+        + ")"
     )
     print(report[-1][2:])
-
-    for label, (s1_product, s2_product) in products.items():
-        s2_out = out / f"s2_{label}.tif"
-        s1_out = out / f"s1_{label}.tif"
-        pair_out = out / f"pair_{label}.tif"
-        t2 = senprep("s2", str(s2_product), "--bands", "B2,B3,B4,B8", "--out", str(s2_out))
-        t1 = senprep(
-            "s1",
-            str(s1_product),
-            "--dem",
-            str(dem),
-            "--dem-datum",
-            "ellipsoid",
-            "--like",
-            str(s2_out),
-            "--out",
-            str(s1_out),
+    dem = scene / "raw" / "dem.tif"
+    pairs = []
+    s2_first = None
+    for date in doc["dates"]:
+        label = date["label"]
+        s2_out, s1_out, pair_out = (
+            out / f"s2_{label}.tif",
+            out / f"s1_{label}.tif",
+            out / f"pair_{label}.tif",
         )
+        like = ("--like", str(s2_first)) if s2_first else ()
+        t2 = senprep("s2", str(scene / "raw" / f"{date['s2']['product']}.SAFE"), "--bands", "B2,B3,B4,B8",
+                     *like, "--out", str(s2_out))  # fmt: skip
+        s2_first = s2_first or s2_out
+        t1 = senprep("s1", str(scene / "raw" / f"{date['s1']['product']}.SAFE"), "--dem", str(dem),
+                     "--like", str(s2_out), "--out", str(s1_out))  # fmt: skip
         tp = senprep("pair", "--s1", str(s1_out), "--s2", str(s2_out), "--out", str(pair_out))
+        pairs.append(pair_out)
         for step, path, seconds in (("s2", s2_out, t2), ("s1", s1_out, t1), ("pair", pair_out, tp)):
             line = f"- date {label} `senprep {step}` ({seconds:.1f} s): {summary(path)}"
             report.append(line)
             print(line[2:])
 
     dataset = out / "dataset"
-    ts = senprep(
-        "split",
-        "--ref",
-        str(out / "pair_I.tif"),
-        "--target",
-        str(out / "pair_II.tif"),
-        "--out",
-        str(dataset),
-        "--size",
-        "48",
-        "--stride",
-        "24",
-        "--split",
-        "rows:0.6,0.2,0.2",
-        "--max-invalid",
-        "0.05",
-        "--mono",
-    )
+    ts = senprep("split", "--ref", str(pairs[0]), "--target", str(pairs[1]), "--target", str(pairs[2]),
+                 "--out", str(dataset), "--size", "64", "--stride", "32", "--split", "rows:0.6,0.2,0.2",
+                 "--max-invalid", "0.05", "--mono")  # fmt: skip
     info = json.loads((dataset / "dataset.json").read_text())
-    line = f"- `senprep split` ({ts:.1f} s): {dataset} - samples per split {info['counts']}"
+    line = f"- `senprep split` ({ts:.1f} s): {dataset} - samples {info['counts']}"
     report.append(line)
     print(line[2:])
+    report += ["", "## Quick-looks", ""]
+    for png in quicklooks(out, doc, pairs):
+        report.append(f"![{png.stem}]({png.name})")
+        print(f"quick-look: {png}")
     # the SNAP engine: the graph SNAP's gpt would run for date I (no SNAP needed to write it)
     graph = out / "snap_s1_I_graph.xml"
     subprocess.run(
         [
-            sys.executable, "-m", "sen_preproc", "graph", "s1", str(products["I"][0]),
-            "--dem", str(dem), "--dem-datum", "ellipsoid", "--speckle", "refined-lee",
+            sys.executable, "-m", "sen_preproc", "graph", "s1",
+            str(scene / "raw" / f"{doc['dates'][0]['s1']['product']}.SAFE"),
+            "--dem", str(dem), "--speckle", "refined-lee",
             "--target", str(out / "s1_I_snap.tif"), "--out", str(graph),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     chain = re.findall(r"<operator>([^<]+)</operator>", graph.read_text())
-    line = f"- `senprep graph s1`: {graph.name} = {' -> '.join(chain)} (run it with SNAP's gpt)"
-    report.append(line)
-    print(line[2:])
+    report += [
+        "",
+        f"- `senprep graph s1`: {graph.name} = {' -> '.join(chain)} (run it with SNAP's gpt)",
+    ]
+    print(report[-1][2:])
     doctor = subprocess.run(
         [sys.executable, "-m", "sen_preproc", "doctor"], check=True, capture_output=True, text=True
     ).stdout

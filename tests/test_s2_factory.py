@@ -458,3 +458,29 @@ def test_invalid_spec_raises_option_error(
     assert not list(tmp_path.iterdir())
     with pytest.raises(OptionError, match="resolution_m"):
         s2_grid(DEFAULT_S2_SPEC, 30)
+
+
+def test_raster_and_scl_hooks(tmp_path: Path) -> None:
+    """``rasters`` and ``scl`` replace the default field and classification; wrong shapes are
+    refused naming the band and the expected shape."""
+    spec = S2ProductSpec(size_10m_px=60, cloud_box_px=None)
+    scl = np.full((60, 60), 4, np.uint8)
+    scl[:20, :20] = 9
+
+    def rasters(band: str, res: int) -> np.ndarray:
+        n = 600 // res
+        return np.full((n, n), 0.1 + 0.01 * int(band[1:3].rstrip("A") or 8))
+
+    product = write_s2_product(tmp_path / "p", spec, rasters=rasters, scl=scl)
+    b04 = next(product.glob("GRANULE/*/IMG_DATA/R10m/*_B04_10m.jp2"))
+    with rasterio.open(b04) as ds:
+        assert (ds.read(1) == round(0.14 * 10000) + 1000).all()
+    scl20 = next(product.glob("GRANULE/*/IMG_DATA/R20m/*_SCL_20m.jp2"))
+    with rasterio.open(scl20) as ds:
+        np.testing.assert_array_equal(ds.read(1), scl[1::2, 1::2])
+    metadata = (product / "MTD_MSIL2A.xml").read_text()
+    assert "<Cloud_Coverage_Assessment>11.1" in metadata  # 100 of 900 px at 20 m
+    with pytest.raises(OptionError, match=r"B02 at 10 m has shape \(5, 5\).*\(60, 60\)"):
+        write_s2_product(tmp_path / "q", spec, rasters=lambda band, res: np.zeros((5, 5)))
+    with pytest.raises(OptionError, match=r"scene classification has shape"):
+        write_s2_product(tmp_path / "r", spec, rasters=rasters, scl=scl[:10])

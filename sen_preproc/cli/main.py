@@ -21,6 +21,7 @@ from sen_preproc.cli.options import (
     grid_options,
     like_opt,
     overwrite_opt,
+    parse_band_option,
     quiet_opt,
     s1_options,
     s2_options,
@@ -31,6 +32,8 @@ from sen_preproc.cli.options import (
 from sen_preproc.cli.progress import progress_bars
 from sen_preproc.dataset.export import FORMATS as SPLIT_FORMATS
 from sen_preproc.errors import SenPrepError
+from sen_preproc.synth.build import DEFAULT_CENTRE as SYNTH_CENTRE
+from sen_preproc.synth.build import DEFAULT_DATES as SYNTH_DATES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -244,6 +247,91 @@ def split_command(
     info = build_dataset(config, progress=progress_bars(quiet))
     counts = info.raw["counts"]
     click.echo(f"{info.folder}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _parse_centre(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in value.split(","))
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r}: give LON,LAT in degrees, e.g. 4.75,50.65") from err
+    return lon, lat
+
+
+def _split_dates(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@cli.command("synth")
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="Scene folder.")
+@click.option(
+    "--size-km", type=float, default=6.0, show_default=True, help="Side of the square region (km)."
+)
+@click.option(
+    "--dates",
+    callback=_split_dates,
+    default=",".join(SYNTH_DATES),
+    show_default=True,
+    help="Sentinel-2 dates (YYYY-MM-DD, increasing, one year); S1 follows its repeat cycle.",
+)
+@click.option(
+    "--bands",
+    callback=parse_band_option,
+    default="B2,B3,B4,B8",
+    show_default=True,
+    help="Bands of the truth rasters (the products hold every L2A band).",
+)
+@click.option(
+    "--clouds",
+    default="auto",
+    show_default=True,
+    metavar="auto|none|FRACTION",
+    help="Cloud cover: auto (first date clear, others 5-35 %), none, a fraction for the dates after the first, or one fraction per date (0,0.3,0).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes)."
+)
+@click.option(
+    "--centre",
+    callback=_parse_centre,
+    default=",".join(f"{v:g}" for v in SYNTH_CENTRE),
+    show_default=True,
+    metavar="LON,LAT",
+    help="Centre of the region (any UTM zone).",
+)
+@click.option(
+    "--s1-repeat",
+    "s1_repeat_days",
+    type=click.Choice(["6", "12"]),
+    default="12",
+    show_default=True,
+    callback=lambda ctx, param, value: int(value),
+    help="Sentinel-1 repeat cycle (days): 12 for one satellite, 6 for two.",
+)
+@click.option(
+    "--ascending",
+    is_flag=True,
+    default=False,
+    help="Sentinel-1 ascending passes (default descending).",
+)
+@click.option(
+    "--zip",
+    "zipped",
+    is_flag=True,
+    default=False,
+    help="Zip the SAFE products as ESA distributes them.",
+)
+@overwrite_opt
+@quiet_opt
+@verbose_opt
+@handle_errors
+def synth_command(quiet: bool, verbose: int, **options: Any) -> None:
+    """Simulate a region observed by Sentinel-1 and Sentinel-2 at several dates: raw SAFE
+    products, a DEM, the truth (cloud-free reflectance, land cover, vegetation, changes) and
+    scenario.json."""
+    from sen_preproc.synth.build import SynthConfig, build_synth
+
+    _setup_logging(verbose, quiet)
+    click.echo(str(build_synth(SynthConfig(**options), progress_bars(quiet))))
 
 
 @cli.group("graph")

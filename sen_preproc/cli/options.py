@@ -87,7 +87,7 @@ def _split_pols(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise click.BadParameter(str(err)) from err
 
 
-def _parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+def parse_band_option(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
     from sen_preproc.sentinel2.chain import parse_bands
 
     try:
@@ -196,7 +196,7 @@ s2_options = _stack(
     [
         click.option(
             "--bands",
-            callback=_parse_band_option,
+            callback=parse_band_option,
             default="B2,B3,B4,B8",
             show_default=True,
             help="Bands to keep, e.g. B2,B3,B4,B8; 'rgb' (B4,B3,B2) and 'rgbn' (B2,B3,B4,B8) are the paper's sets.",

@@ -111,10 +111,11 @@ def parse_bands(text: str) -> tuple[str, ...]:
     key = text.strip().lower()
     if key in BAND_SETS:
         return BAND_SETS[key]
-    try:
-        return tuple(normalise_band(b) for b in text.split(",") if b.strip())
-    except ValueError as err:
-        raise OptionError(str(err)) from err
+    bands = tuple(normalise_band(b) for b in text.split(",") if b.strip())
+    repeated = sorted({b for b in bands if bands.count(b) > 1})
+    if repeated:
+        raise OptionError(f"--bands {text!r} names {', '.join(repeated)} more than once")
+    return bands
 
 
 def pick_file(files: list[BandFile], resolution_m: float) -> BandFile:

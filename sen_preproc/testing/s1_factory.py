@@ -1869,7 +1869,7 @@ def write_s1_grd_product(
     (safe_dir / "manifest.safe").write_text(manifest, encoding="utf-8")
     if not zipped:
         return safe_dir
-    _zip_tree(safe_dir, final)
+    _zip_tree(safe_dir, final, spec.start_time + timedelta(minutes=40))
     shutil.rmtree(work_root)
     return final
 
@@ -1888,16 +1888,26 @@ def _prepare_output(out_dir: Path, pid: str, zipped: bool) -> tuple[Path, Path, 
     return final, work_root, safe_dir
 
 
-def _zip_tree(safe_dir: Path, zip_path: Path) -> None:
+def _zip_tree(safe_dir: Path, zip_path: Path, produced: datetime) -> None:
+    """Zip ``safe_dir`` like ESA's distribution; every entry stamped ``produced`` (so the same
+    product gives the same bytes)."""
     tmp = zip_path.with_name(zip_path.name + ".part")
+    stamp = produced.timetuple()[:6]
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         base = safe_dir.parent
         for path in sorted([safe_dir, *safe_dir.rglob("*")]):
             arc = path.relative_to(base).as_posix()
             if path.is_dir():
-                zf.writestr(arc + "/", b"")
+                info = zipfile.ZipInfo(arc + "/", date_time=stamp)
+                info.external_attr = 0o40755 << 16
+                zf.writestr(info, b"")
             else:
-                zf.write(path, arc)
+                info = zipfile.ZipInfo(arc, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o100644 << 16
+                info.file_size = path.stat().st_size  # lets zipfile choose ZIP64 up front
+                with path.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
     tmp.replace(zip_path)
 
 

@@ -807,23 +807,32 @@ def _xml_bytes(root: Any) -> bytes:
     return _DECLARATION + body + b"\n"
 
 
-def _scl_percentages(spec: S2ProductSpec) -> dict[int, float]:
+def _scl_percentages(spec: S2ProductSpec, scl: npt.NDArray[np.uint8]) -> dict[int, float]:
     """Share (%) of each SCL class over the valid pixels of the 20 m SCL (Sen2Cor's grid)."""
-    scl20 = _scl_at(spec, scl_array(spec), 20)
+    scl20 = _scl_at(spec, scl, 20)
     valid = scl20 != 0
     total = max(int(valid.sum()), 1)
     return {c: 100.0 * float(np.count_nonzero(scl20 == c)) / total for c in range(12)}
 
 
-def _cloud_over_land(spec: S2ProductSpec) -> float:
-    scl20 = _scl_at(spec, scl_array(spec), 20)
-    land20 = _scl_at(spec, _land_cover(spec), 20)
-    on_land = land20 != 6
+def _cloud_over_land(
+    spec: S2ProductSpec, scl: npt.NDArray[np.uint8], water: npt.NDArray[np.bool_]
+) -> float:
+    scl20 = _scl_at(spec, scl, 20)
+    on_land = ~_scl_at(spec, water.astype(np.uint8), 20).astype(bool)
     cloudy = np.isin(scl20, (8, 9, 10)) & on_land
     return 100.0 * float(cloudy.sum()) / max(int(on_land.sum()), 1)
 
 
-def _product_xml(spec: S2ProductSpec, names: _Names) -> bytes:
+@dataclass(frozen=True)
+class _Scene:
+    """What the metadata summarise: the 10 m scene classification and where water is."""
+
+    scl: npt.NDArray[np.uint8]
+    water: npt.NDArray[np.bool_]
+
+
+def _product_xml(spec: S2ProductSpec, names: _Names, scene: _Scene) -> bytes:
     lvl = spec.level
     ns = _NS_PRODUCT[lvl]
     t = _utc(spec.sensing_time)
@@ -927,7 +936,7 @@ def _product_xml(spec: S2ProductSpec, names: _Names) -> bytes:
     _sub(aux, "PRODUCTION_DEM_TYPE", "CopernicusDEM90")
 
     quality = _sub(root, f"{{{ns}}}Quality_Indicators_Info")
-    pct = _scl_percentages(spec)
+    pct = _scl_percentages(spec, scene.scl)
     cloud = pct[8] + pct[9] + pct[10]
     _sub(quality, "Cloud_Coverage_Assessment", f"{cloud:.6f}")
     if lvl == "L1C":
@@ -943,16 +952,17 @@ def _product_xml(spec: S2ProductSpec, names: _Names) -> bytes:
         _sub(inspections, "quality_check", "PASSED", checkType=kind)
     _sub(checks, "Failed_Inspections")
     if lvl == "L2A":
-        _image_content_qi(spec, _sub(quality, "Image_Content_QI"), tile=False)
+        _image_content_qi(spec, scene, _sub(quality, "Image_Content_QI"), tile=False)
     return _xml_bytes(root)
 
 
-def _image_content_qi(spec: S2ProductSpec, parent: Any, *, tile: bool) -> None:
-    pct = _scl_percentages(spec)
+def _image_content_qi(spec: S2ProductSpec, scene: _Scene, parent: Any, *, tile: bool) -> None:
+    pct = _scl_percentages(spec, scene.scl)
     cloud = pct[8] + pct[9] + pct[10]
     if tile:
         _sub(parent, "CLOUDY_PIXEL_PERCENTAGE", f"{cloud:.6f}")
-    _sub(parent, "CLOUDY_PIXEL_OVER_LAND_PERCENTAGE", f"{_cloud_over_land(spec):.6f}")
+    over_land = _cloud_over_land(spec, scene.scl, scene.water)
+    _sub(parent, "CLOUDY_PIXEL_OVER_LAND_PERCENTAGE", f"{over_land:.6f}")
     if tile:
         _sub(parent, "DEGRADED_MSI_DATA_PERCENTAGE", "0.000000")
     _sub(parent, "NODATA_PIXEL_PERCENTAGE", "0.000000")
@@ -983,7 +993,7 @@ def _image_content_qi(spec: S2ProductSpec, parent: Any, *, tile: bool) -> None:
         _sub(parent, tag, value)
 
 
-def _tile_xml(spec: S2ProductSpec, names: _Names, masks: list[str]) -> bytes:
+def _tile_xml(spec: S2ProductSpec, names: _Names, masks: list[str], scene: _Scene) -> bytes:
     lvl = spec.level
     ns = _NS_TILE[lvl]
     t = _utc(spec.sensing_time)
@@ -1048,9 +1058,9 @@ def _tile_xml(spec: S2ProductSpec, names: _Names, masks: list[str]) -> bytes:
     quality = _sub(root, f"{{{ns}}}Quality_Indicators_Info", metadataLevel="Standard")
     content = _sub(quality, "Image_Content_QI")
     if lvl == "L2A":
-        _image_content_qi(spec, content, tile=True)
+        _image_content_qi(spec, scene, content, tile=True)
     else:
-        pct = _scl_percentages(spec)
+        pct = _scl_percentages(spec, scene.scl)
         _sub(content, "CLOUDY_PIXEL_PERCENTAGE", f"{pct[8] + pct[9] + pct[10]:.6f}")
         _sub(content, "DEGRADED_MSI_DATA_PERCENTAGE", "0.000000")
     if masks:
@@ -1200,14 +1210,32 @@ def _evaluate(
     return out
 
 
+ReflectanceRaster = Callable[[str, int], npt.NDArray[np.float64]]
+"""``(band, resolution_m) -> reflectance`` on that resolution's grid (``size x size`` of the
+subset at ``resolution_m``); ``band`` like ``"B04"``, ``"B8A"``."""
+
+
 def _raster(
     spec: S2ProductSpec,
     code: str,
     res: int,
-    field: ReflectanceField,
+    field: ReflectanceField | ReflectanceRaster,
     scl: npt.NDArray[np.uint8],
+    raster: bool = False,
 ) -> npt.NDArray[Any]:
     n = spec.size_10m_px * 10 // res
+
+    def values(band: str) -> npt.NDArray[np.float64]:
+        if not raster:
+            return _evaluate(field, spec, band, res)  # type: ignore[arg-type]
+        out = np.asarray(field(band, res), dtype=np.float64)  # type: ignore[call-arg, arg-type]
+        if out.shape != (n, n):
+            raise OptionError(
+                f"the reflectance raster of band {band} at {res} m has shape {out.shape}; "
+                f"it must be {(n, n)}"
+            )
+        return out
+
     if code == "SCL":
         return _scl_at(spec, scl, res)
     if code == "AOT":
@@ -1215,11 +1243,11 @@ def _raster(
     if code == "WVP":
         return np.full((n, n), round(WVP_VALUE_CM * WVP_QUANTIFICATION), dtype=np.uint16)
     if code == "TCI":  # reflectance 0..0.2 stretched to 1..255 (0 = no data), like ESA's TCI
-        rgb = np.stack([_evaluate(field, spec, b, res) for b in ("B04", "B03", "B02")])
+        rgb = np.stack([values(b) for b in ("B04", "B03", "B02")])
         tci = np.clip(np.rint(np.nan_to_num(rgb, nan=0.0) * 1275.0), 1, 255)
         return np.where(np.isnan(rgb), 0, tci).astype(np.uint8)
     offset = baseline_offset(spec.processing_baseline)
-    return reflectance_to_dn(_evaluate(field, spec, code, res), offset)
+    return reflectance_to_dn(values(code), offset)
 
 
 # --- public writer ---------------------------------------------------------------------------
@@ -1230,6 +1258,8 @@ def write_s2_product(
     spec: S2ProductSpec = DEFAULT_S2_SPEC,
     *,
     reflectance: ReflectanceField | None = None,
+    rasters: ReflectanceRaster | None = None,
+    scl: npt.NDArray[np.uint8] | None = None,
     zipped: bool = False,
 ) -> Path:
     """Write a synthetic Sentinel-2 L2A or L1C SAFE product.
@@ -1243,8 +1273,14 @@ def write_s2_product(
         What to generate.
     reflectance : callable, optional
         ``(x_m, y_m, band) -> reflectance`` (L2A: bottom-of-atmosphere, L1C: top-of-atmosphere);
-        default :func:`default_reflectance`. SCL and cloud probability always come from
-        :func:`scl_array` of ``spec``.
+        default :func:`default_reflectance`.
+    rasters : callable, optional
+        ``(band, resolution_m) -> reflectance array`` on each resolution's grid, instead of
+        ``reflectance`` (for scenes simulated as rasters, e.g. ``senprep synth``).
+    scl : ndarray of uint8, optional
+        The 10 m scene classification (``size x size``, ESA codes); default
+        :func:`scl_array` of ``spec``. The 20/60 m SCL, the cloud probability masks and the
+        metadata's cloud percentages come from it.
     zipped : bool
         Write ``<ID>.zip`` holding ``<ID>.SAFE/`` (like ESA's distribution) instead of the folder.
 
@@ -1260,13 +1296,27 @@ def write_s2_product(
     """
     _validate(spec)
     names = _names(spec)
-    field = reflectance if reflectance is not None else default_reflectance(spec)
+    field: ReflectanceField | ReflectanceRaster = (
+        rasters
+        if rasters is not None
+        else (reflectance if reflectance is not None else default_reflectance(spec))
+    )
     pid = names.product_id
     final, work_root, safe_dir = _prepare_output(Path(out_dir), pid, zipped)
     granule = safe_dir / "GRANULE" / names.granule_dir
     lvl = spec.level
 
-    scl = scl_array(spec)
+    n = spec.size_10m_px
+    if scl is None:
+        scl = scl_array(spec)
+        scene = _Scene(scl, _land_cover(spec) == 6)
+    else:
+        scl = np.asarray(scl, dtype=np.uint8)
+        if scl.shape != (n, n):
+            raise OptionError(
+                f"the scene classification has shape {scl.shape}; it must be {(n, n)}"
+            )
+        scene = _Scene(scl, scl == 6)
     keys = _file_keys(spec)
     l1c_ids = _l1c_object_ids(keys)
     images: list[_DataObject] = []
@@ -1275,7 +1325,9 @@ def write_s2_product(
     for code, res in ordered:
         rel = _image_rel(spec, names, code, res) + ".jp2"
         (safe_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        _write_jp2(safe_dir / rel, _raster(spec, code, res, field, scl), spec, res)
+        _write_jp2(
+            safe_dir / rel, _raster(spec, code, res, field, scl, rasters is not None), spec, res
+        )
         base = f"IMG_DATA_Band_{code}_{res}m_Tile1" if lvl == "L2A" else l1c_ids[code]
         images.append(
             _DataObject(rel, f"{base}_Data", f"{base}_Unit", "application/octet-stream", "image")
@@ -1296,9 +1348,9 @@ def write_s2_product(
             )
 
     tile_rel = f"GRANULE/{names.granule_dir}/MTD_TL.xml"
-    (safe_dir / tile_rel).write_bytes(_tile_xml(spec, names, [o.rel for o in qi]))
+    (safe_dir / tile_rel).write_bytes(_tile_xml(spec, names, [o.rel for o in qi], scene))
     product_rel = f"MTD_MSI{lvl}.xml"
-    (safe_dir / product_rel).write_bytes(_product_xml(spec, names))
+    (safe_dir / product_rel).write_bytes(_product_xml(spec, names, scene))
     level_tag = f"Level-{lvl[1:]}"
     objects = [
         _DataObject(
@@ -1324,6 +1376,6 @@ def write_s2_product(
             (safe_dir / (_image_rel(spec, names, code, res) + ".jp2")).unlink()
     if not zipped:
         return safe_dir
-    _zip_tree(safe_dir, final)
+    _zip_tree(safe_dir, final, names.generation)
     shutil.rmtree(work_root)
     return final
