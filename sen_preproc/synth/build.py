@@ -135,9 +135,7 @@ class SynthConfig:
         bad = [v for v in values if not 0.0 <= v <= 0.9]
         if bad:
             raise OptionError(f"--clouds {bad[0]:g} must be within 0..0.9")
-        chosen: list[float | None] = (
-            [0.0, *values * (n - 1)] if len(values) == 1 else [*values]
-        )
+        chosen: list[float | None] = [0.0, *values * (n - 1)] if len(values) == 1 else [*values]
         return chosen
 
     def validate(self) -> None:
