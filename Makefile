@@ -12,8 +12,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# torch first, pinned: an unpinned torch (or one pulled in by lightning) is a multi-GB CUDA build
+TORCH ?= torch==2.13.0
+
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev,model]"
 	touch $(STAMP)
 
 install: $(STAMP) geoid
@@ -33,8 +37,8 @@ demo: install
 	$(BIN)/python examples/demo.py --out $(DEMO_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check sen_preproc tests benches examples
-	$(BIN)/ruff format --check sen_preproc tests benches examples
+	$(BIN)/ruff check sen_preproc mccgan tests benches examples
+	$(BIN)/ruff format --check sen_preproc mccgan tests benches examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from sen_preproc.synth import quicklook
+from sen_preproc import quicklook
 from sen_preproc.synth.realism import real_ranges, reference_scenes, scene_statistics
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ The folders follow the pipeline (``senprep <command>`` -> where it lives):
   between engines; ``doctor.py`` - ``senprep doctor``;
 * shared: ``bands.py`` (band names), ``grid.py`` (grids, AOIs), ``raster_io.py`` (raster I/O),
   ``outputs.py`` (what an output may replace), ``progress.py``, ``runner.py`` (subprocesses),
+  ``quicklook.py`` (PNG quick-looks),
   ``errors.py``; ``cli/`` the commands; ``testing/`` format-faithful test products.
 
 ``sen_preproc`` never imports torch or ``mccgan``.

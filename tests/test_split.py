@@ -485,32 +485,11 @@ def test_training_statistics_exact(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
-def test_real_ssl4eo_two_date_dataset(shared_dir: Path, tmp_path: Path) -> None:
+def test_real_ssl4eo_two_date_dataset(ssl4eo_pairs: tuple[Path, Path], tmp_path: Path) -> None:
     """SSL4EO-S12 location 0000200: real S1 (June, September) and S2 L2A (June, August) ->
-    s2 (date II --like date I) -> pair -> split: a real two-date dataset."""
-    from sen_preproc.pair import PairConfig, pair_images
-    from sen_preproc.sentinel2.chain import S2Config, process_s2
-
-    root = shared_dir / "fixtures" / "pairs" / "ssl4eo-s12"
-    s1_dirs = sorted((root / "s1" / "0000200").iterdir())
-    s2_dirs = sorted((root / "s2a" / "0000200").iterdir())
-    s2_i = process_s2(S2Config(product=s2_dirs[0], out=tmp_path / "s2_I.tif"))
-    s2_ii = process_s2(S2Config(product=s2_dirs[1], out=tmp_path / "s2_II.tif", like=s2_i))
-    pairs = []
-    for label, s1_dir, s2 in (("I", s1_dirs[0], s2_i), ("II", s1_dirs[1], s2_ii)):
-        with rasterio.open(s1_dir / "VV.tif") as vv, rasterio.open(s1_dir / "VH.tif") as vh:
-            stack = np.stack([vv.read(1), vh.read(1)]).astype(np.float32)
-            profile = vv.profile | {"count": 2, "dtype": "float32", "nodata": np.nan}
-            s1 = tmp_path / f"s1_{label}.tif"
-            with rasterio.open(s1, "w", **profile) as ds:
-                ds.write(stack)
-                ds.set_band_description(1, "VV")
-                ds.set_band_description(2, "VH")
-                ds.update_tags(
-                    ACQUISITION_START=f"{s1_dir.name[17:21]}-{s1_dir.name[21:23]}-{s1_dir.name[23:25]}T00:00:00Z",
-                    SCALE="db",
-                )
-        pairs.append(pair_images(PairConfig(s1=s1, s2=s2, out=tmp_path / f"pair_{label}.tif")))
+    s2 (date II --like date I) -> pair (the ``ssl4eo_pairs`` fixture) -> split: a real
+    two-date dataset."""
+    pairs = list(ssl4eo_pairs)
     out = build_dataset(
         SplitConfig(
             ref=pairs[0],

@@ -1,0 +1,3 @@
+from mccgan.cli import main
+
+main()

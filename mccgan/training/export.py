@@ -1,0 +1,119 @@
+"""The self-contained model file (``model.pt``) for inference: weights and all it needs.
+
+A plain dict of tensors and primitive values, so ``torch.load(path, weights_only=True)`` reads
+it without executing anything: ``format`` ``mccgan-model``, ``format_version``, ``model`` (the
+registry name), ``generator`` (constructor arguments), ``state_dict`` (the generator's weights,
+float32), ``bands`` (``inputs`` and ``target`` band names, in channel order),
+``normalisation``, ``config`` (the training configuration), ``datasets`` (what it was trained
+on), ``metrics`` (the best validation metrics), ``mccgan_version``, ``senprep_version`` and a
+SHA-256 ``checksum`` of the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mccgan import __version__
+from mccgan.errors import CheckpointError
+from mccgan.registry import model_spec
+from mccgan.training.checkpoint_io import save_atomically
+from sen_preproc import __version__ as senprep_version
+
+FORMAT = "mccgan-model"
+FORMAT_VERSION = 1
+
+
+def weights_checksum(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over the names, shapes, dtypes and bytes of the tensors, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def export_model(
+    path: Path,
+    generator: nn.Module,
+    *,
+    model: str,
+    generator_options: Mapping[str, Any],
+    bands: Mapping[str, Sequence[str]],
+    normalisation: Mapping[str, Any],
+    config: Mapping[str, Any],
+    datasets: Sequence[Mapping[str, Any]] = (),
+    metrics: Mapping[str, float] | None = None,
+) -> Path:
+    """Write ``model.pt`` atomically (temporary file, then rename)."""
+    state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
+             for k, v in generator.state_dict().items()}  # fmt: skip
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": model,
+        "generator": dict(generator_options),
+        "state_dict": state,
+        "bands": {k: list(v) for k, v in bands.items()},
+        "normalisation": dict(normalisation),
+        "config": dict(config),
+        "datasets": [dict(d) for d in datasets],
+        "metrics": dict(metrics or {}),
+        "mccgan_version": __version__,
+        "senprep_version": senprep_version,
+        "checksum": weights_checksum(state),
+    }
+    return save_atomically(document, path)
+
+
+def load_model(
+    path: Path, *, target_bands: Sequence[str] | None = None, device: str = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Read ``model.pt`` (``weights_only=True``), check it and build the generator (eval mode).
+
+    Raises
+    ------
+    CheckpointError
+        Not a model file, a newer format, a bad checksum, or ``target_bands`` differing from
+        the model's.
+    """
+    try:
+        document = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError as err:
+        raise CheckpointError(
+            f"{path}: no such model file; give the model.pt of an mccgan run"
+        ) from err
+    except Exception as err:  # torch raises many types for a file that is not a checkpoint
+        raise CheckpointError(
+            f"{path}: not a readable model file ({type(err).__name__}: {err})"
+        ) from err
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an mccgan model file; export one with mccgan train")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: model format {version} is newer than this mccgan reads ({FORMAT_VERSION}); "
+            "upgrade mccgan"
+        )
+    state = document["state_dict"]
+    if weights_checksum(state) != document.get("checksum"):
+        raise CheckpointError(
+            f"{path}: the weights do not match their checksum; the file is damaged: export it again"
+        )
+    bands = document["bands"]
+    if target_bands is not None and list(target_bands) != list(bands["target"]):
+        raise CheckpointError(
+            f"{path}: the model predicts bands {','.join(bands['target'])}, the input has "
+            f"{','.join(target_bands)}; use a model trained on this band layout"
+        )
+    spec = model_spec(str(document["model"]))
+    generator = spec.build_generator(**document["generator"])
+    generator.load_state_dict(state)
+    generator.eval()
+    return generator, document
