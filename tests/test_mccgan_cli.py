@@ -50,6 +50,8 @@ def cli_run(training_scene: dict[str, Path], tmp_path_factory: pytest.TempPathFa
         str(out),
         "--config",
         str(config),
+        "--workers",
+        "1",  # a DataLoader worker process: samples, normalisation and masks cross processes
         *TINY,
     )
     assert result.exit_code == 0, result.output
