@@ -54,6 +54,7 @@ class TrainConfig:
     depth: int = 0  # 0: as deep as the patch size allows, at most 8 (256 px -> 8)
     norm: str = "batch"
     dropout: bool = True
+    residual: bool = False  # predict the change from S2 I (not in the paper)
     device: str = "auto"
     devices: int = 1
     strategy: str = "auto"
@@ -115,7 +116,7 @@ class TrainConfig:
         for name, value in non_negative.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("augment", "dropout", "deterministic", "resume", "overwrite"):
+        for name in ("augment", "dropout", "residual", "deterministic", "resume", "overwrite"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.total_epochs < 1:

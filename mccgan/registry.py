@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from mccgan.errors import ConfigError
-from mccgan.networks import PatchDiscriminator, UNetGenerator, init_weights
+from mccgan.networks import PatchDiscriminator, ResidualGenerator, UNetGenerator, init_weights
 
 INPUT_CHANNELS = {"s1_I": "s1", "s1_II": "s1", "s2_I": "s2", "s1": "s1", "s2": "s2"}
 """Input keys and the sensor of each (the channel count follows the dataset's bands)."""
@@ -56,11 +56,23 @@ class ModelSpec:
 
 
 def _unet(
-    in_channels: int, out_channels: int, *, ngf: int, depth: int, norm: str, dropout: bool, **_: Any
+    in_channels: int,
+    out_channels: int,
+    *,
+    ngf: int,
+    depth: int,
+    norm: str,
+    dropout: bool,
+    residual: Mapping[str, Any] | None = None,
+    **_: Any,
 ) -> nn.Module:
-    return init_weights(
+    core = init_weights(
         UNetGenerator(in_channels, out_channels, ngf=ngf, depth=depth, norm=norm, dropout=dropout)
     )
+    if not residual:
+        return core
+    return ResidualGenerator(core, list(residual["channels"]), list(residual["scale"]),
+                             list(residual["offset"]))  # fmt: skip
 
 
 def _patchgan(in_channels: int, *, ndf: int, norm: str, **_: Any) -> nn.Module:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,24 +74,31 @@ class RasterInfo:
     dtype: str
 
 
+def read_raster_info(path: Path, option: str) -> RasterInfo:
+    """Open any georeferenced raster given as ``option`` (one clear line when it cannot be
+    read or has no CRS)."""
+    try:
+        with rasterio.open(path) as ds:
+            grid = RasterGrid(ds.crs, ds.transform, ds.width, ds.height) if ds.crs else None  # type: ignore[arg-type]
+            info = RasterInfo(path=path, grid=grid, descriptions=tuple(d or "" for d in ds.descriptions),  # type: ignore[arg-type]
+                              tags=ds.tags(), nodata=ds.nodata, dtype=ds.dtypes[0])  # fmt: skip
+    except RasterioIOError as err:
+        raise MissingDataError(f"{path}: cannot open the raster ({err}); check {option}") from err
+    if info.grid is None:
+        raise ProductError(
+            f"{path}: the raster has no georeference (CRS); {option} needs a GeoTIFF on a map grid"
+        )
+    return info
+
+
 def read_info(path: Path, role: str) -> RasterInfo:
     """Open ``path`` and check it is a georeferenced S1 (``role='s1'``) or S2 image."""
     try:
-        with rasterio.open(path) as ds:
-            info = RasterInfo(
-                path=path,
-                grid=RasterGrid(ds.crs, ds.transform, ds.width, ds.height) if ds.crs else None,  # type: ignore[arg-type]
-                descriptions=tuple(d or "" for d in ds.descriptions),
-                tags=ds.tags(),
-                nodata=ds.nodata,
-                dtype=ds.dtypes[0],
-            )
-    except RasterioIOError as err:
-        raise MissingDataError(f"{path}: cannot open the raster ({err}); check --{role}") from err
-    if info.grid is None:
+        info = read_raster_info(path, f"--{role}")
+    except ProductError as err:
         raise ProductError(
             f"{path}: the raster has no georeference (CRS); give the output of `senprep {role}`"
-        )
+        ) from err
     s1_like = [d for d in info.descriptions if is_polarisation(d)]
     s2_like = [d for d in info.descriptions if d.upper().startswith("B") and d[1:2].isdigit()]
     if role == "s1" and not s1_like:
@@ -262,14 +270,29 @@ def refine_crop(
 def read_on_grid(
     info: RasterInfo, band: int, grid: RasterGrid, *, to_linear: bool, categorical: bool
 ) -> npt.NDArray[np.float32]:
-    """Band ``band`` of ``info`` on ``grid`` as float32 (NaN = nodata).
+    """Band ``band`` of ``info`` on ``grid`` as float32 (NaN = nodata); see
+    :func:`read_bands_on_grid`."""
+    data = read_bands_on_grid(info, [band], grid, to_linear=to_linear, categorical=categorical)
+    return np.asarray(data[0], dtype=np.float32)
+
+
+def read_bands_on_grid(
+    info: RasterInfo,
+    bands: Sequence[int],
+    grid: RasterGrid,
+    *,
+    to_linear: bool,
+    categorical: bool,
+) -> npt.NDArray[np.float32]:
+    """Bands ``bands`` (1-based) of ``info`` on ``grid``, ``(len(bands), rows, cols)`` float32
+    (NaN = nodata), read in one call (a pixel-interleaved GeoTIFF decompresses each block once).
 
     Same grid: a windowed read. Otherwise only the source window under ``grid`` is read and
     resampled (bilinear; in linear power when ``to_linear``; nearest for categorical bands, whose
     values - e.g. ``valid`` = 0 - are not treated as nodata).
     """
     fill = 0.0 if categorical else np.nan
-    out = np.full((grid.height, grid.width), fill, dtype=np.float32)
+    out = np.full((len(bands), grid.height, grid.width), fill, dtype=np.float32)
     with rasterio.open(info.path) as ds:
         nodata = None if categorical else (info.nodata if info.nodata is not None else ds.nodata)
         inv = ~ds.transform
@@ -299,13 +322,13 @@ def read_on_grid(
             clipped = window.intersection(full)
         except WindowError:
             return out
-        data = ds.read(band, window=clipped).astype(np.float32)
+        data = ds.read(list(bands), window=clipped).astype(np.float32)
         if nodata is not None and not np.isnan(nodata):
             data[data == nodata] = np.nan
         if aligned:
             r0 = int(clipped.row_off - window.row_off)
             c0 = int(clipped.col_off - window.col_off)
-            out[r0 : r0 + data.shape[0], c0 : c0 + data.shape[1]] = data
+            out[:, r0 : r0 + data.shape[1], c0 : c0 + data.shape[2]] = data
             return out
         if to_linear:
             data = np.power(np.float32(10.0), data / np.float32(10.0))

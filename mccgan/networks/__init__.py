@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from mccgan.networks.patchgan import PatchDiscriminator, receptive_field_px
-from mccgan.networks.unet import NORMS, UNetGenerator
+from mccgan.networks.unet import NORMS, ResidualGenerator, UNetGenerator
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> nn.Module:
@@ -29,6 +29,7 @@ def count_parameters(module: nn.Module) -> int:
 __all__ = [
     "NORMS",
     "PatchDiscriminator",
+    "ResidualGenerator",
     "UNetGenerator",
     "count_parameters",
     "init_weights",

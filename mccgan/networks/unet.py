@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -139,3 +140,30 @@ class UNetGenerator(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         out: torch.Tensor = self.model(x)
         return out[..., :height, :width]
+
+
+class ResidualGenerator(nn.Module):
+    """A generator predicting the change from date I: ``clamp(a * x[copy] + b + G(x), -1, 1)``.
+
+    ``x[copy]`` are the input channels of S2 at date I (normalised with the input ranges), ``a``
+    and ``b`` map them onto the target's normalisation, so the network ``G`` (the U-Net, tanh
+    output) only has to produce what changed: where nothing did, its output near 0 returns the
+    date-I reflectance. Not in the paper; ``mccgan train --residual`` (closes most of the gap
+    to copying S2 I on stable fields).
+    """
+
+    def __init__(self, core: nn.Module, copy_channels: list[int], scale: list[float],
+                 offset: list[float]) -> None:  # fmt: skip
+        super().__init__()
+        if not len(copy_channels) == len(scale) == len(offset):
+            raise ValueError("copy_channels, scale and offset need one value per output channel")
+        self.core = core
+        self.copy_channels = list(copy_channels)
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("offset", torch.tensor(offset, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale, offset = cast(torch.Tensor, self.scale), cast(torch.Tensor, self.offset)
+        base = x[:, self.copy_channels] * scale + offset
+        out: torch.Tensor = (base + self.core(x)).clamp(-1.0, 1.0)
+        return out

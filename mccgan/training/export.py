@@ -5,8 +5,9 @@ it without executing anything: ``format`` ``mccgan-model``, ``format_version``, 
 registry name), ``generator`` (constructor arguments), ``state_dict`` (the generator's weights,
 float32), ``bands`` (``inputs`` and ``target`` band names, in channel order),
 ``normalisation``, ``config`` (the training configuration), ``datasets`` (what it was trained
-on), ``metrics`` (the best validation metrics), ``mccgan_version``, ``senprep_version`` and a
-SHA-256 ``checksum`` of the weights.
+on), ``metrics`` (the best validation metrics), ``patch_px`` (the training patch size, the
+tile size of ``mccgan fuse``), ``mccgan_version``, ``senprep_version`` and a SHA-256
+``checksum`` of the weights.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def export_model(
     config: Mapping[str, Any],
     datasets: Sequence[Mapping[str, Any]] = (),
     metrics: Mapping[str, float] | None = None,
+    patch_px: int = 256,
 ) -> Path:
     """Write ``model.pt`` atomically (temporary file, then rename)."""
     state = {k: v.detach().cpu().float() if v.is_floating_point() else v.detach().cpu()
@@ -65,6 +67,7 @@ def export_model(
         "config": dict(config),
         "datasets": [dict(d) for d in datasets],
         "metrics": dict(metrics or {}),
+        "patch_px": int(patch_px),
         "mccgan_version": __version__,
         "senprep_version": senprep_version,
         "checksum": weights_checksum(state),

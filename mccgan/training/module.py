@@ -31,6 +31,7 @@ from torch import nn
 
 from mccgan.config import TrainConfig
 from mccgan.data import Normalisation, denormalise
+from mccgan.errors import ConfigError
 from mccgan.registry import ModelSpec
 
 
@@ -72,6 +73,23 @@ def masked_ssim(
     return masked_mean(full, mask)  # type: ignore[arg-type]
 
 
+def residual_options(
+    spec: ModelSpec, normalisation: Normalisation, in_channels: int, out_channels: int
+) -> dict[str, list[Any]]:
+    """What :class:`~mccgan.networks.ResidualGenerator` needs: the input channels of S2 I (the
+    last ``out_channels`` when the model takes S2 I last) and the affine map from their
+    normalisation to the target's."""
+    if spec.inputs[-1] != "s2_I" or spec.target != "s2_II":
+        raise ConfigError(f"--residual: model {spec.name} does not take S2 I to predict S2 II")
+    first = in_channels - out_channels
+    scale, offset = [], []
+    for source, target in zip(normalisation.inputs[first:], normalisation.target, strict=True):
+        a = (source.high - source.low) / (target.high - target.low)
+        scale.append(a)
+        offset.append(a - 1.0 + 2.0 * (source.low - target.low) / (target.high - target.low))
+    return {"channels": list(range(first, in_channels)), "scale": scale, "offset": offset}
+
+
 class GanModule(L.LightningModule):
     """Generator + discriminator of a registry model, trained as a conditional GAN."""
 
@@ -96,6 +114,9 @@ class GanModule(L.LightningModule):
             "depth": depth,
             "norm": config.norm,
             "dropout": config.dropout,
+            "residual": residual_options(spec, normalisation, in_channels, out_channels)
+            if config.residual
+            else None,
         }
         self.generator = spec.build_generator(**self.generator_options)
         self.discriminator = (

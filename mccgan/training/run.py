@@ -47,6 +47,7 @@ from torch.utils.data import DataLoader, Sampler
 from mccgan import __version__
 from mccgan.config import TrainConfig
 from mccgan.data import TrainingData, load_training_data
+from mccgan.devices import pick_device
 from mccgan.errors import CheckpointError, ConfigError
 from mccgan.registry import model_spec
 from mccgan.training.callbacks import (
@@ -179,24 +180,9 @@ def create_run_folder(config: TrainConfig) -> None:
 
 
 def _accelerator(device: str) -> str:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "gpu"
-        mps = getattr(torch.backends, "mps", None)
-        return "mps" if mps is not None and mps.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                "--device cuda: no CUDA GPU is available here; use --device cpu or auto"
-            )
-        return "gpu"
-    if device == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ConfigError(
-                "--device mps: Apple's MPS is not available here; use --device cpu or auto"
-            )
-    return device
+    """Lightning's accelerator name for ``--device``."""
+    kind = pick_device(device).type
+    return "gpu" if kind == "cuda" else kind
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -403,5 +389,5 @@ def _export(folder: Path, module: GanModule, model: str, data: TrainingData, con
     return export_model(
         folder / "model.pt", generator, model=model, generator_options=module.generator_options,
         bands=bands, normalisation=data.normalisation.to_dict(), config=config.to_dict(),
-        datasets=data.datasets, metrics=metrics,
+        datasets=data.datasets, metrics=metrics, patch_px=_sample_size(data),
     )  # fmt: skip

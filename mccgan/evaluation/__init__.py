@@ -1,0 +1,1 @@
+"""Scoring fused images against the truth: metrics, reports and figures (mccgan evaluate)."""
