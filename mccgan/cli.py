@@ -269,7 +269,11 @@ def evaluate_command(preds: tuple[str, ...], regions: tuple[str, ...], quiet: bo
 
 
 def main() -> None:
-    cli()
+    """Entry point of ``mccgan`` and ``python -m mccgan`` (SIGTERM/SIGHUP clean up like Ctrl-C:
+    :mod:`sen_preproc.interrupts`)."""
+    from sen_preproc.interrupts import run_command
+
+    run_command(cli, "mccgan")
 
 
 if __name__ == "__main__":

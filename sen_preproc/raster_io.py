@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from sen_preproc.errors import GeometryError, MissingDataError, ProductError
 from sen_preproc.grid import RasterGrid
+from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import check_output_file
 
 LOGGER = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class ScratchStore:
         cols: int,
         *,
         max_memory_bytes: int = 1 << 30,
-        directory: str | Path | None = None,
+        owner: Path | None = None,
     ) -> None:
         self.names = list(names)
         self.rows = rows
@@ -175,9 +176,12 @@ class ScratchStore:
             for name in self.names:
                 self._arrays[name] = np.full((rows, cols), np.nan, dtype=np.float32)
         else:
-            fd, tmp = tempfile.mkstemp(prefix="senprep-scratch-", suffix=".tif", dir=directory)
-            os.close(fd)
-            self._path = Path(tmp)
+            if owner is not None:  # beside the output, named for it (see sen_preproc.interrupts)
+                self._path = temporary_path(owner, "tmp", ".scratch.tif")
+            else:
+                fd, tmp = tempfile.mkstemp(prefix="senprep-scratch-", suffix=".tif")
+                os.close(fd)
+                self._path = Path(tmp)
             self._ds = rasterio.open(
                 self._path,
                 "w+",
@@ -252,12 +256,13 @@ class GeoTiffWriter:
         nodata: float | None = float("nan"),
     ) -> None:
         check_output_file(path, overwrite=overwrite, inputs=inputs)
+        remove_stale_temporaries(path)
         self.path = path
         self.grid = grid
         self.band_names = list(band_names)
         self.tags = dict(tags or {})
         self.band_tags = {k: dict(v) for k, v in (band_tags or {}).items()}
-        self._tmp = path.with_name(f".{path.name}.part-{os.getpid()}.tif")
+        self._tmp = temporary_path(path, "part", ".tif")
         self._ds = rasterio.open(
             self._tmp,
             "w",
@@ -288,7 +293,7 @@ class GeoTiffWriter:
                 self._ds.update_tags(index, **self.band_tags[name])
         self._ds.update_tags(**self.tags)
         self._ds.close()
-        final_tmp = self.path.with_name(f".{self.path.name}.cog-{os.getpid()}.tif")
+        final_tmp = temporary_path(self.path, "cog", ".tif")
         try:
             rasterio.shutil.copy(
                 self._tmp,

@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,6 +46,7 @@ from mccgan.evaluation.scene import (
     s2_bands,
     unit_factor,
 )
+from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import check_output_folder
 from sen_preproc.progress import NO_PROGRESS, Progress
 
@@ -382,8 +382,10 @@ def _best(metric: str, values: Sequence[float | None]) -> set[int]:
 def _write_report(
     out: Path, report: Report, figures: Callable[[Path, Report], list[str]] | None
 ) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    remove_stale_temporaries(out)
+    temp = temporary_path(out, "tmp")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir()
     try:
         if figures is not None:
             report.figures = figures(temp, report)

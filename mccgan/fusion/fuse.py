@@ -269,7 +269,7 @@ def fuse_scene(config: FuseConfig, progress: Progress = NO_PROGRESS) -> FuseResu
     names = list(target_bands) + [f"std_{b}" for b in target_bands] * bool(config.mc_dropout)
     budget = config.scratch_memory_mb << 20
     with ScratchStore([*names, "usable"], grid.height, grid.width, max_memory_bytes=budget,
-                      directory=config.out.parent) as scratch:  # fmt: skip
+                      owner=config.out) as scratch:  # fmt: skip
         _predict(
             inputs,
             predictor,

@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import Callback
 from mccgan.data import TrainingData, denormalise
 from mccgan.training.module import GanModule
 from sen_preproc import quicklook
+from sen_preproc.interrupts import Terminated
 
 INTERRUPTED_CKPT = "interrupted.ckpt"
 
@@ -67,7 +68,8 @@ class BroadcastBuffers(Callback):
 
 
 class InterruptCheckpoint(Callback):
-    """On Ctrl-C, saves ``checkpoints/interrupted.ckpt`` (``--resume`` continues from it)."""
+    """On Ctrl-C, SIGTERM or SIGHUP (a scheduler's pre-emption), saves
+    ``checkpoints/interrupted.ckpt`` (``--resume`` continues from it)."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / INTERRUPTED_CKPT
@@ -76,7 +78,8 @@ class InterruptCheckpoint(Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, KeyboardInterrupt) and trainer.global_rank == 0:
+        stopped = isinstance(exception, (KeyboardInterrupt, Terminated))
+        if stopped and trainer.global_rank == 0:
             trainer.save_checkpoint(self.path)
             self.saved = True
 

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
+
 
 class StreamingCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` for local paths, without the in-memory buffer."""
@@ -33,7 +35,8 @@ class StreamingCheckpointIO(TorchCheckpointIO):
 
 def save_atomically(document: Any, path: Path) -> Path:
     """``torch.save`` into a temporary file beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    remove_stale_temporaries(path)
+    tmp = temporary_path(path, "part")
     try:
         torch.save(document, tmp)
         os.replace(tmp, path)

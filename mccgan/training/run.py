@@ -61,6 +61,7 @@ from mccgan.training.callbacks import (
 from mccgan.training.checkpoint_io import StreamingCheckpointIO
 from mccgan.training.export import export_model
 from mccgan.training.module import GanModule, auto_depth
+from sen_preproc.interrupts import Terminated
 from sen_preproc.outputs import check_output_folder
 
 LOGGER = logging.getLogger(__name__)
@@ -334,6 +335,10 @@ def train(
     except SystemExit:  # Lightning's answer to Ctrl-C, after InterruptCheckpoint saved
         if interrupt.saved:
             return TrainResult(folder, None, {}, True, trainer.current_epoch)
+        raise
+    except Terminated:  # SIGTERM / SIGHUP: the checkpoint is saved, the CLI exits 128 + signal
+        if interrupt.saved:
+            LOGGER.warning("saved %s; continue with --resume", checkpoints / INTERRUPTED_CKPT)
         raise
     finally:  # Lightning ignores SIGINT from the first Ctrl-C on; give the caller its handler back
         if threading.current_thread() is threading.main_thread():

@@ -455,8 +455,11 @@ def doctor_command(gpt: Path | None) -> None:
 
 
 def main() -> None:
-    """Entry point for ``python -m sen_preproc``."""
-    cli()
+    """Entry point of ``senprep`` and ``python -m sen_preproc`` (SIGTERM/SIGHUP clean up like
+    Ctrl-C: :mod:`sen_preproc.interrupts`)."""
+    from sen_preproc.interrupts import run_command
+
+    run_command(cli, "senprep")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from sen_preproc.dataset.tiling import (
 )
 from sen_preproc.errors import GeometryError, OptionError
 from sen_preproc.grid import RasterGrid, parse_aoi, transform_geometry
+from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import check_output_folder
 from sen_preproc.progress import NO_PROGRESS, Progress, track
 
@@ -394,7 +395,8 @@ def build_dataset(config: SplitConfig, progress: Progress = NO_PROGRESS) -> Data
         kind="a senprep dataset",
     )
     plan = plan_split(config)
-    tmp = config.out.with_name(f".{config.out.name}.tmp-{os.getpid()}")
+    remove_stale_temporaries(config.out)
+    tmp = temporary_path(config.out, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         written = write_samples(plan, config, tmp, progress)

@@ -492,7 +492,7 @@ def process_s1(config: S1Config, progress: Progress = NO_PROGRESS) -> Path:
             int(window.height),
             int(window.width),
             max_memory_bytes=config.max_memory_bytes,
-            directory=out.parent,
+            owner=out,
         ) as store:
             _run_radiometry(config, metadata, measurement, window, halo, store, progress, product)
             tags = _tags(config, product, pols, grid, heights, orbit_source)

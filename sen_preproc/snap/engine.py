@@ -29,6 +29,7 @@ from sen_preproc import __version__
 from sen_preproc.bands import VALID_BAND
 from sen_preproc.errors import GptError, OptionError, ProductError
 from sen_preproc.grid import RasterGrid, parse_aoi
+from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import GRAPH_HEADER, check_output_file, resolve_output
 from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import (
@@ -114,7 +115,8 @@ def write_graph_file(
         raise OptionError(
             f"{out}: a graph file must end in .xml (gpt takes anything else for an operator)"
         )
-    tmp = out.with_name(f".{out.name}.part-{os.getpid()}")
+    remove_stale_temporaries(out)
+    tmp = temporary_path(out, "part")
     header = f"{GRAPH_HEADER} {__version__} (senprep graph) -->\n"
     try:
         tmp.write_text(header + rendered.concrete_xml(), encoding="utf-8")
@@ -388,9 +390,11 @@ def render_graph(
 def _scratch(out: Path) -> Iterator[Path]:
     """A hidden scratch folder beside the output for gpt's GeoTIFF, removed afterwards."""
     import shutil
-    import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.snap-", dir=out.parent))
+    remove_stale_temporaries(out)
+    folder = temporary_path(out, "tmp", ".snap")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
     try:
         yield folder
     finally:

@@ -47,6 +47,7 @@ from sen_preproc import __version__
 from sen_preproc.bands import normalise_band
 from sen_preproc.errors import OptionError
 from sen_preproc.grid import RasterGrid, utm_crs_for
+from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import check_output_folder
 from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import GeoTiffWriter
@@ -443,7 +444,8 @@ def build_synth(config: SynthConfig, progress: Progress = NO_PROGRESS) -> Path:
             )
         )  # fmt: skip
 
-    tmp = config.out.with_name(f".{config.out.name}.tmp-{os.getpid()}")
+    remove_stale_temporaries(config.out)
+    tmp = temporary_path(config.out, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         (tmp / "raw").mkdir(parents=True)
