@@ -38,6 +38,9 @@ NATIVE_RESOLUTION_M = {
 VALID_BAND = "valid"
 """Name of the validity band (1 = clear land/water, 0 = cloud, shadow, cirrus, no data)."""
 
+AUXILIARY_BANDS = (VALID_BAND, "filled")
+"""Mask bands written beside the data (not data themselves: an output of masks only is empty)."""
+
 RED_BAND, NIR_BAND = "B4", "B8"
 """The bands of NDVI = (NIR - red) / (NIR + red)."""
 

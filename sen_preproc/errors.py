@@ -65,3 +65,8 @@ class GptOrbitError(GptError):
 class GptOutputError(GptError):
     """gpt exited 0 but its output is unusable: AOI without intersection, missing, empty,
     0×0 or constant."""
+
+
+class EmptyOutputError(SenPrepError, ValueError):
+    """The result holds no valid pixel (no overlap, an all-zero product, a grid of no data):
+    refused instead of written."""

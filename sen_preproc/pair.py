@@ -404,6 +404,7 @@ def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:
         tags=tags,
         overwrite=config.overwrite,
         inputs=(config.s1, config.s2),
+        empty_hint="the S1 and S2 images hold no data where they overlap",
     ) as writer:
         for window in track(progress, list(grid.blocks(config.block_px)), "pair", "block"):
             block = grid.window_grid(window)

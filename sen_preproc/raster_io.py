@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -30,7 +31,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 from scipy import ndimage
 
-from sen_preproc.errors import GeometryError, MissingDataError, ProductError
+from sen_preproc.bands import AUXILIARY_BANDS
+from sen_preproc.errors import EmptyOutputError, GeometryError, MissingDataError, ProductError
 from sen_preproc.grid import RasterGrid
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import check_output_file
@@ -182,21 +184,23 @@ class ScratchStore:
                 fd, tmp = tempfile.mkstemp(prefix="senprep-scratch-", suffix=".tif")
                 os.close(fd)
                 self._path = Path(tmp)
-            self._ds = rasterio.open(
-                self._path,
-                "w+",
-                driver="GTiff",
-                width=cols,
-                height=rows,
-                count=len(self.names),
-                dtype="float32",
-                tiled=True,
-                blockxsize=256,
-                blockysize=256,
-                BIGTIFF="YES",
-                SPARSE_OK="TRUE",
-                nodata=np.nan,
-            )
+            with warnings.catch_warnings():  # an image in SAR geometry: no CRS, no transform
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self._ds = rasterio.open(
+                    self._path,
+                    "w+",
+                    driver="GTiff",
+                    width=cols,
+                    height=rows,
+                    count=len(self.names),
+                    dtype="float32",
+                    tiled=True,
+                    blockxsize=256,
+                    blockysize=256,
+                    BIGTIFF="YES",
+                    SPARSE_OK="TRUE",
+                    nodata=np.nan,
+                )
             LOGGER.info("scratch image on disk: %s", self._path)
 
     def write(self, name: str, row: int, data: npt.NDArray[np.float32]) -> None:
@@ -254,6 +258,8 @@ class GeoTiffWriter:
         inputs: Iterable[Path | None] = (),
         dtype: str = "float32",
         nodata: float | None = float("nan"),
+        require_data: bool = True,
+        empty_hint: str = "check that the inputs overlap and hold data",
     ) -> None:
         check_output_file(path, overwrite=overwrite, inputs=inputs)
         remove_stale_temporaries(path)
@@ -280,13 +286,37 @@ class GeoTiffWriter:
             BIGTIFF="IF_SAFER",
         )
         self._committed = False
+        self.nodata = nodata
+        self.require_data = require_data
+        self.empty_hint = empty_hint
+        self.valid_pixels = 0
+        # the bands that carry the data (not the masks and uncertainty bands beside them)
+        self._data_bands = [i for i, n in enumerate(self.band_names)
+                            if n not in AUXILIARY_BANDS and not n.startswith("std_")] or [0]  # fmt: skip
 
     def write(self, window: Window, data: npt.NDArray[Any]) -> None:
-        """Write ``data`` (shape ``(bands, rows, cols)``) into ``window``."""
+        """Write ``data`` (shape ``(bands, rows, cols)``) into ``window``; counts the pixels
+        holding data (finite and not the nodata value in at least one data band)."""
         self._ds.write(data, window=window)
+        values = data[self._data_bands]
+        holds = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+        if self.nodata is not None and not math.isnan(self.nodata):
+            holds &= values != self.nodata
+        self.valid_pixels += int(holds.any(axis=0).sum())
 
     def commit(self) -> Path:
-        """Finish: COG conversion, tags, atomic rename. Returns the output path."""
+        """Finish: COG conversion, tags, atomic rename. Returns the output path.
+
+        Raises
+        ------
+        EmptyOutputError
+            Not one pixel holds data (and ``require_data``): nothing is published.
+        """
+        if self.require_data and self.valid_pixels == 0:
+            self.abort()
+            raise EmptyOutputError(
+                f"{self.path}: the result holds no valid pixel; {self.empty_hint} (nothing was written)"
+            )
         for index, name in enumerate(self.band_names, start=1):
             self._ds.set_band_description(index, name)
             if name in self.band_tags:

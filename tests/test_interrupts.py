@@ -224,7 +224,9 @@ def test_killed_runs_leave_nothing(commands: dict[str, Any], tmp_path: Path, nam
         if signum == signal.SIGKILL:
             assert proc.returncode == -signal.SIGKILL
             # the next run of the same output removes what the dead process left
-            again = _run(args, out)
+            again = _run(
+                [*args, "--overwrite"], out
+            )  # (it may have been killed just after the rename)
             _, err = again.communicate(timeout=300)
             assert again.returncode == 0, err[-1500:]
             assert _complete(out)

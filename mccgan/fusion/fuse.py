@@ -387,7 +387,8 @@ def _write_output(config: FuseConfig, inputs: FusionInputs, document: dict[str, 
     halo = int(math.ceil(config.feather_px)) if gap else 0
     tags = _tags(config, inputs, document, overlap, erf, dtype)
     with GeoTiffWriter(config.out, grid, band_names, tags=tags, overwrite=config.overwrite, dtype=dtype,
-                       nodata=nodata, inputs=[config.model, config.target_s1]) as writer:  # fmt: skip
+                       nodata=nodata, inputs=[config.model, config.target_s1],
+                       empty_hint="no pixel is valid in both dates' inputs") as writer:  # fmt: skip
         blocks = list(grid.blocks(OUTPUT_BLOCK_PX))
         task = progress.start("write", len(blocks), "block")
         for window in blocks:

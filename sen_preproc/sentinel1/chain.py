@@ -507,6 +507,8 @@ def process_s1(config: S1Config, progress: Progress = NO_PROGRESS) -> Path:
                 },
                 overwrite=config.overwrite,
                 inputs=config.inputs(),
+                empty_hint="the product's pixels are all zero (no data) or the output grid (--like, "
+                "--aoi) misses them",
             ) as writer:
                 _run_terrain_correction(
                     config, geometry, heights, grid, window, store, pols, writer, progress

@@ -294,6 +294,7 @@ def write_s2(config: S2Config, plan: S2Plan, out: Path, progress: Progress = NO_
         inputs=config.inputs(),
         dtype=config.dtype,
         nodata=float("nan") if config.dtype == "float32" else 0,
+        empty_hint="the output grid (--like, --aoi, --resolution) does not overlap the image's data",
     ) as writer:
         blocks = list(plan.grid.blocks(config.block_px))
         for window in track(progress, blocks, "sentinel-2", "block"):
