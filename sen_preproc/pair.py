@@ -149,6 +149,11 @@ def projected_crs(grid: RasterGrid) -> CRS:
 def target_grid(config: PairConfig, s1: RasterInfo, s2: RasterInfo) -> RasterGrid:
     """The full grid the pair lands on (before cropping to the footprint intersection)."""
     choice = config.grid.strip()
+    if choice.lower() in ("s1", "s2") and config.resolution_m is not None:
+        raise OptionError(
+            f"--resolution {config.resolution_m:g} is for --grid EPSG:xxxx; --grid {choice} keeps "
+            f"the {choice.upper()} image's own pixel size: drop --resolution or give --grid EPSG:…"
+        )
     if choice.lower() == "s2":
         return s2.grid
     if choice.lower() == "s1":

@@ -540,16 +540,16 @@ def test_bad_options_raise_option_error():
         err = _raises("odd window such as 5 or 7", filter_speckle, img, "lee", bad)
         assert repr(bad) in str(err)
     for bad in (3, 19):
-        err = _raises(f"window_px {bad} for the refined Lee", refined_lee_filter, img, bad)
+        err = _raises(f"--window {bad} for the refined Lee", refined_lee_filter, img, bad)
         assert "5, 7, 9, 11, 13, 15, 17" in str(err)
     _raises("refined Lee", filter_speckle, img, "refined-lee", 3)
-    _raises("window_px 4", filter_speckle, img, "none", 4)
+    _raises("--window 4", filter_speckle, img, "none", 4)
     _raises("refined Lee", speckle_halo_px, "refined-lee", 21)
     for bad in (0, -1.0, float("nan"), float("inf"), "4"):
         _raises(f"looks {bad!r}", filter_speckle, img, "lee", 7, looks=bad)
     for bad in (0.0, 1.0, 1.5, -0.2):
         _raises(f"sigma {bad!r}", lee_sigma_filter, img, sigma=bad)
-    _raises("target_window_px 7", lee_sigma_filter, img, target_window_px=7)
+    _raises("target window 7", lee_sigma_filter, img, target_window_px=7)
     _raises("point_threshold nan", lee_sigma_filter, img, point_threshold=float("nan"))
     _raises("damping -1", frost_filter, img, damping=-1)
 

@@ -115,6 +115,11 @@ class WrittenSamples:
 def _check_options(config: SplitConfig) -> None:
     if not config.targets:
         raise OptionError("give at least one --target pair")
+    for target in config.targets:
+        if Path(target).resolve() == Path(config.ref).resolve():
+            raise OptionError(
+                f"--target {target} is the --ref pair itself; give the pair of a later date"
+            )
     if not 0.0 <= config.max_invalid <= 1.0:
         raise OptionError(f"--max-invalid must be within 0..1, got {config.max_invalid}")
 

@@ -178,7 +178,7 @@ def _check_method(method: str) -> str:
     return method
 
 
-def _check_window(window_px: object, name: str = "window_px") -> int:
+def _check_window(window_px: object, name: str = "--window") -> int:
     if (
         isinstance(window_px, bool)
         or not isinstance(window_px, Integral)
@@ -196,7 +196,7 @@ def _check_refined_lee_window(window_px: object) -> int:
     window = _check_window(window_px)
     if window not in REFINED_LEE_WINDOWS:
         raise OptionError(
-            f"invalid window_px {window} for the refined Lee filter: like SNAP it supports "
+            f"invalid --window {window} for the refined Lee filter: like SNAP it supports "
             f"{', '.join(map(str, REFINED_LEE_WINDOWS))} (7 is the usual choice)"
         )
     return window
@@ -241,7 +241,7 @@ def _check_target_window(target_window_px: object) -> int:
         or int(target_window_px) not in LEE_SIGMA_TARGET_WINDOWS
     ):
         raise OptionError(
-            f"invalid target_window_px {target_window_px!r}: use 3 or 5 (SNAP's choices)"
+            f"invalid Lee sigma target window {target_window_px!r}: use 3 or 5 (SNAP's choices)"
         )
     return int(target_window_px)
 
