@@ -336,7 +336,15 @@ def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: 
     fs = fsspec.filesystem("zip", fo=str(zip_path)) if zip_path else fsspec.filesystem("file")
     root = _xml_root(fs, manifest, src)
     family = _text(root, "familyName").upper()
-    if "SENTINEL-2" in family or root.xpath("//*[local-name()='Product_Info']"):
+    number = _text(root, "number").upper()
+    name = (Path(safe_root).name if safe_root else src.name).upper()
+    sentinel2 = (
+        "SENTINEL-2" in family
+        or (family == "SENTINEL" and number.startswith("2"))  # real S2 manifests: SENTINEL + 2A
+        or re.match(r"S2[A-D]_MSI", name) is not None
+        or bool(root.xpath("//*[local-name()='Product_Info']"))
+    )
+    if sentinel2:
         raise ProductError(
             f"{src}: this is a Sentinel-2 product; use `senprep s2` for it, `senprep s1` "
             "needs a Sentinel-1 GRD product"
