@@ -9,6 +9,7 @@ Every senprep GeoTIFF names its bands with these (GDAL band descriptions): ``sen
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from sen_preproc.errors import OptionError
 
@@ -37,6 +38,20 @@ NATIVE_RESOLUTION_M = {
 
 VALID_BAND = "valid"
 """Name of the validity band (1 = clear land/water, 0 = cloud, shadow, cirrus, no data)."""
+
+
+def reflectance_scale(tags: Mapping[str, str], dtype: str) -> float | None:
+    """Reflectance x this = the stored value of an S2 raster: its ``REFLECTANCE_SCALE`` (a
+    ``senprep s2`` output) or ``S2_REFLECTANCE_SCALE`` (a pair) tag; untagged, by type as
+    ``senprep s2`` codes it: float 0-1 (1), integers x 10 000; None for 8-bit data (digital
+    numbers of a picture, not reflectance)."""
+    text = tags.get("REFLECTANCE_SCALE", tags.get("S2_REFLECTANCE_SCALE"))
+    if text is not None:
+        return float(text)
+    if dtype == "uint8":
+        return None
+    return 1.0 if dtype.startswith("float") else 10000.0
+
 
 AUXILIARY_BANDS = (VALID_BAND, "filled")
 """Mask bands written beside the data (not data themselves: an output of masks only is empty)."""

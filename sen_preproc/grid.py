@@ -60,6 +60,17 @@ class RasterGrid:
         west, south, east, north = array_bounds(self.height, self.width, self.transform)
         return min(west, east), min(south, north), max(west, east), max(south, north)
 
+    def same_as(self, other: RasterGrid) -> bool:
+        """The same grid: CRS, size and transform (to a millionth of a pixel)."""
+        return (
+            self.crs == other.crs
+            and (self.width, self.height) == (other.width, other.height)
+            and all(
+                math.isclose(x, y, rel_tol=0, abs_tol=1e-6 * abs(self.transform.a))
+                for x, y in zip(self.transform, other.transform, strict=True)
+            )
+        )
+
     def window_grid(self, window: Window) -> RasterGrid:
         """The sub-grid covering ``window`` (aligned with this grid)."""
         return RasterGrid(

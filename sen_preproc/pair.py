@@ -354,15 +354,22 @@ def read_bands_on_grid(
     return out
 
 
+def time_gap_days(start: str, end: str) -> float | None:
+    """Days from ISO time ``start`` to ``end`` (negative when ``end`` is earlier; None when
+    either is missing or not a time). Fractions beyond microseconds are ignored."""
+    try:
+        first = datetime.fromisoformat(start.rstrip("Z")[:26])
+        last = datetime.fromisoformat(end.rstrip("Z")[:26])
+    except ValueError:
+        return None
+    return (last - first).total_seconds() / 86400.0
+
+
 def _time_gap_days(s1: RasterInfo, s2: RasterInfo) -> tuple[str, str, str]:
     t1 = s1.tags.get("ACQUISITION_START", "")
     t2 = s2.tags.get("SENSING_TIME", "")
-    try:
-        d1 = datetime.fromisoformat(t1.rstrip("Z")[:26])
-        d2 = datetime.fromisoformat(t2.rstrip("Z")[:26])
-    except ValueError:
-        return t1, t2, ""
-    return t1, t2, f"{abs((d2 - d1).total_seconds()) / 86400.0:.3f}"
+    gap = time_gap_days(t1, t2)
+    return t1, t2, "" if gap is None else f"{abs(gap):.3f}"
 
 
 def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:

@@ -230,15 +230,22 @@ def _score_files(
         return truth_block, values, masks
 
     ndvi = (bands.index("B4"), bands.index("B8")) if "B4" in bands and "B8" in bands else None
+    uncertainty = _Uncertainty(sources, bands)
+
+    def read_and_track(
+        start: int, stop: int
+    ) -> tuple[FloatArray, dict[str, FloatArray], dict[str, BoolArray]]:
+        block = read_block(start, stop)
+        if uncertainty.sources:
+            uncertainty.add(start, stop, *block)
+        return block
+
     task = progress.start("evaluate", None, "block")
     try:
-        scores = score_scene(read_block, truth.grid.height, truth.grid.width, bands, data_range,
+        scores = score_scene(read_and_track, truth.grid.height, truth.grid.width, bands, data_range,
                              ndvi_bands=ndvi, block_rows=config.block_rows)  # fmt: skip
     finally:
         task.close()
-    uncertainty = _score_uncertainty(
-        read_block, sources, bands, truth.grid.height, config.block_rows
-    )
     inputs: dict[str, Any] = {
         "truth": str(truth.path),
         "predictions": {lab: str(r.path) for lab, r, _ in sources},
@@ -247,7 +254,7 @@ def _score_files(
         inputs["mask"] = str(mask.path)
     inputs["regions"] = {r.name: spec for r, (_, spec) in zip(regions, config.regions, strict=True)}
     report = Report(
-        scores, bands, unit, data_range, inputs, _notes(scores), uncertainty=uncertainty
+        scores, bands, unit, data_range, inputs, _notes(scores), uncertainty=uncertainty.result()
     )
 
     def figures(folder: Path, report: Report) -> list[str]:
@@ -258,42 +265,45 @@ def _score_files(
     return report, figures
 
 
-def _score_uncertainty(
-    read_block: Callable[
-        [int, int], tuple[FloatArray, dict[str, FloatArray], dict[str, BoolArray]]
-    ],
-    sources: Sequence[tuple[str, Raster, float]],
-    bands: Sequence[str],
-    height: int,
-    block_rows: int,
-) -> dict[str, dict[str, dict[str, float | None]]]:
+class _Uncertainty:
     """For predictions with ``std_<band>`` bands (``mccgan fuse --mc-dropout``): per band the
     Pearson correlation of the standard deviation with the absolute error (region ``all``),
-    the mean standard deviation and the mean absolute error."""
-    with_std = [(label, raster, factor) for label, raster, factor in sources
-                if all(f"std_{b}" in raster.names for b in bands)]  # fmt: skip
-    if not with_std:
-        return {}
-    moments = {label: {b: Moments() for b in bands} for label, _, _ in with_std}
-    for start in range(0, height, block_rows):
-        stop = min(height, start + block_rows)
-        truth, values, masks = read_block(start, stop)
-        keep = masks["all"]
-        for label, raster, factor in with_std:
-            std = raster.read([f"std_{b}" for b in bands], (start, stop), factor)
+    the mean standard deviation and the mean absolute error. Fed the blocks the metrics read
+    (in row order, with their halo: only rows not seen before count), so nothing is read twice
+    but the std bands."""
+
+    def __init__(self, sources: Sequence[tuple[str, Raster, float]], bands: Sequence[str]) -> None:
+        self.bands = list(bands)
+        self.sources = [(label, raster, factor) for label, raster, factor in sources
+                        if all(f"std_{b}" in raster.names for b in bands)]  # fmt: skip
+        self.moments = {label: {b: Moments() for b in bands} for label, _, _ in self.sources}
+        self.next_row = 0
+
+    def add(self, start: int, stop: int, truth: FloatArray, values: Mapping[str, FloatArray],
+            masks: Mapping[str, BoolArray]) -> None:  # fmt: skip
+        first = max(start, self.next_row)
+        if first >= stop:
+            return
+        self.next_row = stop
+        new = slice(first - start, stop - start)
+        keep = masks["all"][new]
+        for label, raster, factor in self.sources:
+            std = raster.read([f"std_{b}" for b in self.bands], (first, stop), factor)
             ok = keep & np.isfinite(std).all(axis=0)
-            for k, band in enumerate(bands):
-                error = np.abs(values[label][k][ok].astype(np.float64) - truth[k][ok])
-                moments[label][band].merge(Moments.of(error, std[k][ok].astype(np.float64)))
-    out: dict[str, dict[str, dict[str, float | None]]] = {}
-    for label, by_band in moments.items():
-        out[label] = {}
-        for band, m in by_band.items():
-            denominator = math.sqrt(m.m2_t * m.m2_p)
-            r = m.c_pt / denominator if denominator > 0 else None
-            out[label][band] = {"r_std_abs_error": r, "mean_std": m.mean_p if m.n else None,
-                                "mean_abs_error": m.mean_t if m.n else None}  # fmt: skip
-    return out
+            for k, band in enumerate(self.bands):
+                error = np.abs(values[label][k][new][ok].astype(np.float64) - truth[k][new][ok])
+                self.moments[label][band].merge(Moments.of(error, std[k][ok].astype(np.float64)))
+
+    def result(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        out: dict[str, dict[str, dict[str, float | None]]] = {}
+        for label, by_band in self.moments.items():
+            out[label] = {}
+            for band, m in by_band.items():
+                denominator = math.sqrt(m.m2_t * m.m2_p)
+                r = m.c_pt / denominator if denominator > 0 else None
+                out[label][band] = {"r_std_abs_error": r, "mean_std": m.mean_p if m.n else None,
+                                    "mean_abs_error": m.mean_t if m.n else None}  # fmt: skip
+        return out
 
 
 def _holds_data(raster: Raster, block: FloatArray, rows: tuple[int, int]) -> BoolArray:

@@ -506,6 +506,15 @@ def _check_args(
     return _Setup(int(height), int(width), names, (), float(data_range), ndvi_bands, col_tiles)
 
 
+def _describe(value: object) -> str:
+    """What ``read_block`` returned instead of an array of the right shape, for messages."""
+    return (
+        f"shape {value.shape} {value.dtype}"
+        if isinstance(value, np.ndarray)
+        else type(value).__name__
+    )
+
+
 def _check_block(
     truth: object,
     preds: object,
@@ -525,11 +534,7 @@ def _check_block(
             or value.shape != shape
             or value.dtype.kind not in "fiu"
         ):
-            got = (
-                f"shape {value.shape} {value.dtype}"
-                if isinstance(value, np.ndarray)
-                else type(value).__name__
-            )
+            got = _describe(value)
             raise DataError(
                 f"{where}: {name} is {got}; return a numeric (bands, rows, width) = {shape} array"
             )
@@ -553,11 +558,7 @@ def _check_block(
     for region in setup.regions:
         mask = masks[region]
         if not isinstance(mask, np.ndarray) or mask.shape != shape[1:] or mask.dtype != np.bool_:
-            got = (
-                f"shape {mask.shape} {mask.dtype}"
-                if isinstance(mask, np.ndarray)
-                else type(mask).__name__
-            )
+            got = _describe(mask)
             raise DataError(
                 f"{where}: mask {region!r} is {got}; return a bool (rows, width) = {shape[1:]} "
                 "array (e.g. mask != 0)"

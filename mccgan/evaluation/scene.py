@@ -22,6 +22,7 @@ from rasterio.windows import Window
 
 from mccgan.errors import DataError
 from sen_preproc.bands import VALID_BAND
+from sen_preproc.bands import reflectance_scale as tagged_reflectance_scale
 from sen_preproc.grid import RasterGrid
 from sen_preproc.pair import RasterInfo, read_raster_info
 
@@ -67,12 +68,7 @@ class Raster:
     @property
     def reflectance_scale(self) -> float | None:
         """Reflectance x this = file value (None: 8-bit data, no reflectance scale)."""
-        text = self.tags.get("REFLECTANCE_SCALE", self.tags.get("S2_REFLECTANCE_SCALE"))
-        if text is not None:
-            return float(text)
-        if self.dtype == "uint8":
-            return None
-        return 1.0 if self.dtype.startswith("float") else 10000.0
+        return tagged_reflectance_scale(self.tags, self.dtype)
 
     def band_index(self, name: str) -> int:
         return self.names.index(name) + 1
@@ -105,12 +101,7 @@ def open_raster(path: Path, option: str) -> Raster:
 def check_same_grid(raster: Raster, truth: Raster) -> None:
     """``raster`` must be on the truth's grid."""
     a, b = raster.grid, truth.grid
-    same = a.crs == b.crs and (a.width, a.height) == (b.width, b.height)
-    same = same and all(
-        math.isclose(x, y, rel_tol=0, abs_tol=1e-6 * abs(b.transform.a))
-        for x, y in zip(a.transform, b.transform, strict=True)
-    )
-    if not same:
+    if not a.same_as(b):
         raise DataError(
             f"{raster.path}: not on the grid of the truth {truth.path} ({a.width}x{a.height} px at "
             f"{a.transform.c:.2f}, {a.transform.f:.2f} vs {b.width}x{b.height} px at {b.transform.c:.2f}, "

@@ -41,14 +41,15 @@ from mccgan.devices import pick_device
 from mccgan.errors import ConfigError, DataError
 from mccgan.fusion import OUTPUT_DTYPES
 from mccgan.fusion.gapfill import fill_gaps
-from mccgan.fusion.inputs import S2_SCALES, FusionInputs, all_finite, open_inputs, time_gap_days
+from mccgan.fusion.inputs import S2_SCALES, FusionInputs, all_finite, open_inputs
 from mccgan.fusion.tiling import blend_window, effective_receptive_field, tile_starts
 from mccgan.registry import model_spec
 from mccgan.training.export import load_model
 from sen_preproc import __version__ as senprep_version
-from sen_preproc.bands import VALID_BAND
+from sen_preproc.bands import VALID_BAND, is_polarisation, reflectance_scale
 from sen_preproc.grid import RasterGrid
 from sen_preproc.outputs import check_output_file
+from sen_preproc.pair import time_gap_days
 from sen_preproc.progress import NO_PROGRESS, Progress
 from sen_preproc.raster_io import GeoTiffWriter, ScratchStore
 
@@ -173,8 +174,6 @@ class Predictor:
 
 
 def _is_s1(band: BandRange) -> bool:
-    from sen_preproc.bands import is_polarisation
-
     return is_polarisation(band.name.split("_", 1)[-1])
 
 
@@ -221,9 +220,7 @@ def _output_dtype(config: FuseConfig, inputs: FusionInputs) -> str:
     if config.dtype != "auto":
         return config.dtype
     like = inputs.s2_target.info if inputs.s2_target is not None else inputs.s2_ref.info
-    scale = like.tags.get("S2_REFLECTANCE_SCALE", like.tags.get("REFLECTANCE_SCALE"))
-    zero_one = scale == "1" or (scale is None and like.dtype.startswith("float"))
-    return "float32" if zero_one else "uint16"
+    return "float32" if reflectance_scale(like.tags, like.dtype) == 1.0 else "uint16"
 
 
 def fuse_scene(config: FuseConfig, progress: Progress = NO_PROGRESS) -> FuseResult:
@@ -237,8 +234,8 @@ def fuse_scene(config: FuseConfig, progress: Progress = NO_PROGRESS) -> FuseResu
     spec = model_spec(str(document["model"]))
     normalisation = Normalisation.from_dict(document["normalisation"])
     target_bands = tuple(document["bands"]["target"])
-    polarisations = tuple(n.split("_", 1)[1] for n in document["bands"]["inputs"] if n.startswith("I_") and
-                          n.split("_", 1)[1].upper() in ("VV", "VH", "HH", "HV"))  # fmt: skip
+    polarisations = tuple(n.split("_", 1)[1] for n in document["bands"]["inputs"]
+                          if n.startswith("I_") and is_polarisation(n.split("_", 1)[1]))  # fmt: skip
     if spec.inputs != ("s1_I", "s1_II", "s2_I"):
         raise DataError(
             f"{config.model}: model {spec.name} does not take S1 I, S1 II and S2 I; fuse needs one that does"

@@ -16,7 +16,6 @@ NaN where there is no data.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy.typing as npt
 from rasterio.warp import transform_bounds
 
 from mccgan.errors import DataError
-from sen_preproc.bands import VALID_BAND
+from sen_preproc.bands import VALID_BAND, reflectance_scale
 from sen_preproc.errors import SenPrepError
 from sen_preproc.grid import RasterGrid
 from sen_preproc.pair import (
@@ -76,11 +75,9 @@ def _s1_layer(info: RasterInfo, polarisations: tuple[str, ...], option: str) -> 
 
 
 def _s2_scale(info: RasterInfo, unit: str) -> float:
-    text = info.tags.get("S2_REFLECTANCE_SCALE", info.tags.get("REFLECTANCE_SCALE"))
-    if text is None:  # an image without the tag: uint16 is x 10 000, float 0-1
-        file_scale = 10000.0 if info.dtype in ("uint16", "int16", "int32", "uint32") else 1.0
-    else:
-        file_scale = float(text)
+    file_scale = reflectance_scale(info.tags, info.dtype)
+    if file_scale is None:
+        raise DataError(f"{info.path}: 8-bit data, not reflectance; give the output of senprep s2")
     return S2_SCALES[unit] / file_scale
 
 
@@ -114,18 +111,6 @@ def _overlap_fraction(info: RasterInfo, grid: RasterGrid) -> float:
     width = max(0.0, min(right, g_right) - max(left, g_left))
     height = max(0.0, min(top, g_top) - max(bottom, g_bottom))
     return float(width * height / ((g_right - g_left) * (g_top - g_bottom)))
-
-
-def _same_grid(a: RasterGrid, b: RasterGrid) -> bool:
-    return (
-        a.crs == b.crs
-        and a.width == b.width
-        and a.height == b.height
-        and all(
-            math.isclose(x, y, rel_tol=0, abs_tol=1e-6 * abs(a.transform.a))
-            for x, y in zip(a.transform, b.transform, strict=True)
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -264,7 +249,7 @@ def open_inputs(
     if target_s2 is not None:
         gap_info = _open(target_s2, "s2", "--target-s2")
         assert gap_info.grid is not None
-        if not _same_grid(gap_info.grid, grid):
+        if not gap_info.grid.same_as(grid):
             raise DataError(
                 f"{target_s2}: not on the reference grid of {s2_info.path}; write it with "
                 f"senprep s2 --like {s2_info.path} (gap filling keeps its clear pixels as they are)"
@@ -280,7 +265,7 @@ def open_inputs(
             raise DataError("--mask marks the cloudy pixels of --target-s2; give --target-s2 too")
         mask_info = _open_mask(mask)
         assert mask_info.grid is not None
-        if not _same_grid(mask_info.grid, grid):
+        if not mask_info.grid.same_as(grid):
             raise DataError(
                 f"{mask}: not on the reference grid of {s2_info.path}; give a mask on that grid"
             )
@@ -319,21 +304,4 @@ def _open_mask(path: Path) -> RasterInfo:
     return read_raster_info(path, "--mask")
 
 
-def time_gap_days(start: str, end: str) -> float | None:
-    """Days from ISO time ``start`` to ``end`` (None when either is missing)."""
-    from datetime import datetime
-
-    def parse(text: str) -> datetime | None:
-        if not text:
-            return None
-        text = text.rstrip("Z").split(".")[0]
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            return None
-
-    a, b = parse(start), parse(end)
-    return None if a is None or b is None else (b - a).total_seconds() / 86400.0
-
-
-__all__ = ["FusionInputs", "Layer", "all_finite", "open_inputs", "time_gap_days"]
+__all__ = ["FusionInputs", "Layer", "all_finite", "open_inputs"]
