@@ -70,3 +70,8 @@ class GptOutputError(GptError):
 class EmptyOutputError(SenPrepError, ValueError):
     """The result holds no valid pixel (no overlap, an all-zero product, a grid of no data):
     refused instead of written."""
+
+
+class OutputError(SenPrepError, OSError):
+    """An output cannot be written: a read-only or full disk, missing permissions, a name the
+    file system refuses. Nothing is left behind."""

@@ -139,6 +139,10 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     return removed
 
 
+EXIT_BUG = 70
+"""Exit code of an unexpected exception (``EX_SOFTWARE``): a bug, reported with a traceback."""
+
+
 def run_command(command: Callable[[], object], prog: str) -> None:
     """Run a command-line entry point with :func:`raise_on_termination`: a SIGTERM or SIGHUP
     ends it with one line and exit code 128 + the signal, after the clean-up."""
@@ -148,3 +152,15 @@ def run_command(command: Callable[[], object], prog: str) -> None:
     except Terminated as err:
         sys.stderr.write(f"Error: {prog} {err}; its temporary files were removed\n")
         sys.exit(err.exit_code)
+    except Exception as err:  # not a foreseen failure (those are one line): a bug to report
+        import traceback
+
+        from sen_preproc import __version__
+
+        traceback.print_exc()
+        sys.stderr.write(
+            f"{prog} {__version__}: unexpected {type(err).__name__}: this is a bug, not a problem "
+            "with your data or options. Please report it with the command line and the "
+            "traceback above (README: 'Reporting a problem'); no partial output was kept.\n"
+        )
+        sys.exit(EXIT_BUG)

@@ -14,12 +14,19 @@ Every command follows them:
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
+import shutil
+import sys
+import tempfile
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
-from sen_preproc.errors import MissingDataError, OptionError, OutputExistsError
+from sen_preproc.errors import MissingDataError, OptionError, OutputError, OutputExistsError
 
 SENPREP_TAG = "SENPREP_VERSION"
 """GeoTIFF tag every senprep raster carries (and that marks it as replaceable)."""
@@ -105,6 +112,166 @@ def check_output_file(path: Path, *, overwrite: bool, inputs: Iterable[Path | No
         raise MissingDataError(
             f"{path.parent}: output folder does not exist; create it or choose another --out"
         )
+    check_writable(path)
+
+
+TEMPORARY_SUFFIX_BYTES = 32
+"""Room kept in a file name for senprep's temporary suffixes (``.NAME.cog-PID.tif.ovr.tmp``)."""
+
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space the output folder counts as full."""
+
+
+def check_writable(path: Path) -> None:
+    """Check, before any work, that ``path`` can be created: its name fits the file system
+    (with senprep's temporary suffix), its folder accepts a new file and is not full.
+
+    Raises
+    ------
+    OptionError
+        The name is too long.
+    OutputError
+        The folder is read-only, not writable for this user, or full.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    length = len(path.name.encode())
+    if length + TEMPORARY_SUFFIX_BYTES > name_max:
+        raise OptionError(
+            f"{path}: the name is {length} bytes; this file system allows {name_max} and senprep "
+            f"needs {TEMPORARY_SUFFIX_BYTES} more for its temporary name: choose a shorter --out"
+        )
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".senprep-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(
+            f"{folder}: cannot create files in this folder ({err.strerror}); choose another "
+            "--out or make the folder writable"
+        ) from err
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OutputError(
+            f"{folder}: the disk is full ({free} bytes free); free some space or choose "
+            "another --out"
+        )
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EIO}
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Write (part of) the output ``path``: a full disk, a quota, a file-size limit or a
+    read-only remount becomes one :class:`OutputError` naming ``path`` (the caller's clean-up
+    removes the temporaries). GDAL's write errors carry no errno: the free space tells."""
+    from rasterio.errors import RasterioIOError
+
+    logger = logging.getLogger("rasterio._err")
+    held = _HeldRecords()
+    logger.addFilter(held)
+    native = _NativeStderr()
+    try:
+        with native:
+            yield
+    except OSError as err:
+        if isinstance(err, RasterioIOError) or err.errno in _WRITE_ERRNOS:
+            raise OutputError(f"{path}: {_write_failure(path, err)} (nothing was kept)") from err
+        native.replay()
+        held.release(logger)
+        raise
+    else:
+        native.replay()
+        held.release(logger)
+    finally:
+        logger.removeFilter(held)
+
+
+def quiet_native_stderr() -> contextlib.AbstractContextManager[None]:
+    """Drop what C libraries print to descriptor 2 inside the block."""
+    return _NativeStderr()
+
+
+class _NativeStderr:
+    """Holds back what C libraries print straight to file descriptor 2 while it is active
+    (libtiff prints "_tiffWriteProc: No space left on device." itself, outside any Python
+    logging): replayed after a successful write, dropped when the failure is reported."""
+
+    def __init__(self) -> None:
+        self._saved: int | None = None
+        self._buffer: IO[bytes] | None = None
+        self._captured = b""
+
+    def __enter__(self) -> None:
+        try:
+            sys.stderr.flush()
+            self._buffer = tempfile.TemporaryFile()
+            self._saved = os.dup(2)
+            os.dup2(self._buffer.fileno(), 2)
+        except (OSError, ValueError):  # no usable descriptor 2: nothing to hold back
+            self._restore()
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+        if self._buffer is not None:
+            self._buffer.seek(0)
+            self._captured = self._buffer.read()
+            self._buffer.close()
+            self._buffer = None
+
+    def replay(self) -> None:
+        if self._captured:
+            with contextlib.suppress(OSError):
+                os.write(2, self._captured)
+            self._captured = b""
+
+
+class _HeldRecords(logging.Filter):
+    """GDAL's messages during a write, held back: a failed write is reported in one line (the
+    message says why), a successful one logs them as usual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.releasing = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.releasing or record.levelno < logging.WARNING:
+            return True
+        self.records.append(record)
+        return False
+
+    def release(self, logger: logging.Logger) -> None:
+        self.releasing = True
+        for record in self.records:
+            logger.handle(record)
+        self.records.clear()
+
+
+def _write_failure(path: Path, err: OSError) -> str:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = -1
+    if err.errno in (errno.ENOSPC, errno.EDQUOT) or 0 <= free < MIN_FREE_BYTES:
+        return "the disk filled up while writing; free some space or choose another --out"
+    if err.errno == errno.EFBIG:
+        return "the file grew over the size this process may write (ulimit -f); raise the limit"
+    if err.errno in (errno.EROFS, errno.EACCES):
+        return f"cannot write ({err.strerror}); choose another --out"
+    detail = " ".join(str(err).split())[:160]
+    return f"writing failed ({detail}); check the disk and the folder, then run again"
 
 
 def resolve_output(
@@ -152,12 +319,19 @@ def check_output_folder(
         raise OptionError(f"{path} is a symbolic link; give the real folder to --out")
     if path.exists() and not path.is_dir():
         raise OptionError(f"{path} is a file, not a folder; choose another --out")
+    if path.name in ("", ".", "..") or _same(path, Path.cwd()):
+        raise OptionError(
+            f"{path} is the current folder; give --out the name of a new folder for "
+            f"{kind} (e.g. -o out)"
+        )
     if not path.exists() or not any(path.iterdir()):
         if not path.parent.exists():
             raise MissingDataError(
                 f"{path.parent}: the parent folder does not exist; create it or choose another --out"
             )
+        check_writable(path)
         return
+    check_writable(path)
     foreign = foreign_entries(path)
     if foreign is None:
         raise OptionError(

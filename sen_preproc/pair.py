@@ -42,6 +42,7 @@ from sen_preproc.grid import (
 from sen_preproc.outputs import check_output_file
 from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import GeoTiffWriter
+from sen_preproc.sizing import check_output_size, pixel_area_m2
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class PairConfig:
     min_overlap: float = 0.10
     overwrite: bool = False
     block_px: int = 2048
+    allow_large_output: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,10 @@ def target_grid(config: PairConfig, s1: RasterInfo, s2: RasterInfo) -> RasterGri
     if config.resolution_m is None:
         raise OptionError(
             f"--grid {choice} needs --resolution (metres, or degrees for geographic CRSs)"
+        )
+    if not (config.resolution_m > 0 and math.isfinite(config.resolution_m)):
+        raise OptionError(
+            f"--resolution must be a positive pixel size (CRS units), got {config.resolution_m:g}"
         )
     footprint = transform_geometry(shapely.geometry.box(*s2.grid.bounds), s2.grid.crs, crs)
     return grid_from_bounds(crs, footprint.bounds, config.resolution_m)
@@ -379,7 +385,17 @@ def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:
     check_output_file(config.out, overwrite=config.overwrite, inputs=(config.s1, config.s2))
     s1 = read_info(config.s1, "s1")
     s2 = read_info(config.s2, "s2")
-    grid, fraction = crop_to_overlap(config, target_grid(config, s1, s2), s1, s2)
+    full = target_grid(config, s1, s2)
+    check_output_size(
+        full,
+        bands=len(s1.descriptions) + len(s2.descriptions),
+        bytes_per_sample=4,
+        input_pixel_size_m=math.sqrt(min(pixel_area_m2(s1.grid), pixel_area_m2(s2.grid))),
+        out=config.out,
+        fix="a larger --resolution, or --grid s2",
+        allow_large=config.allow_large_output,
+    )
+    grid, fraction = crop_to_overlap(config, full, s1, s2)
     s1_bands = [(i + 1, d) for i, d in enumerate(s1.descriptions) if is_polarisation(d)]
     s2_bands = [(i + 1, d) for i, d in enumerate(s2.descriptions) if d and not is_polarisation(d)]
     s1_db = s1.tags.get("SCALE", "db").lower() == "db"

@@ -15,9 +15,10 @@ import contextlib
 import logging
 import math
 import os
+import re
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +28,12 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 import rasterio.shutil
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import (
+    NotGeoreferencedWarning,
+    RasterioIOError,
+    WarpOperationError,
+    WindowError,
+)
 from rasterio.windows import Window
 from scipy import ndimage
 
@@ -35,28 +41,81 @@ from sen_preproc.bands import AUXILIARY_BANDS
 from sen_preproc.errors import EmptyOutputError, GeometryError, MissingDataError, ProductError
 from sen_preproc.grid import RasterGrid
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
-from sen_preproc.outputs import check_output_file
+from sen_preproc.outputs import check_output_file, quiet_native_stderr, writing
 
 LOGGER = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 
 
+# GDAL reports a damaged compressed stream only as a warning (OpenJPEG: "Stream does not end
+# with EOC"; libtiff: "TIFFReadEncodedStrip ... Read error") and returns the pixels it could
+# guess: while an input is decoded, such warnings are errors.
+_DAMAGE_WARNING = re.compile(
+    r"EOC|truncat|premature|corrupt|unexpected end|too short|not enough (data|bytes)|"
+    r"IReadBlock failed|TIFFRead|read error|failed to decode|decompress",
+    re.IGNORECASE,
+)
+
+
+class _DamageWarnings(logging.Filter):
+    """Takes rasterio's GDAL warnings about damaged streams out of the log and keeps them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and _DAMAGE_WARNING.search(message):
+            self.messages.append(message.removeprefix("CPLE_AppDefined:").strip())
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def decoding(path: str, *, product: Path | str | None = None) -> Iterator[None]:
+    """Decode an input image: a damaged stream raises instead of giving wrong pixels.
+
+    Raises
+    ------
+    ProductError
+        GDAL cannot read ``path`` or warned that its stream is damaged (message naming
+        ``product`` or the file, and the fix).
+    """
+    logger = logging.getLogger("rasterio._err")
+    catcher = _DamageWarnings()
+    level = logger.level
+    logger.addFilter(catcher)
+    if logger.getEffectiveLevel() > logging.WARNING:
+        logger.setLevel(logging.WARNING)  # quiet runs (-q) must still see the warnings
+    name = Path(path).name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # SAR geometry: no CRS
+            yield
+    except (RasterioIOError, WarpOperationError) as err:  # read or warp of damaged blocks
+        raise ProductError(
+            f"{product or path}: cannot decode {name} ({err}); the file is damaged or "
+            "truncated: download the product again"
+        ) from err
+    finally:
+        logger.removeFilter(catcher)
+        logger.setLevel(level)
+    if catcher.messages:
+        raise ProductError(
+            f"{product or path}: {name} is damaged (GDAL: {catcher.messages[0]}); download the "
+            "product again"
+        )
+
+
 def read_window(
     path: str, window: Window, *, band: int = 1, product: Path | None = None
 ) -> npt.NDArray[Any]:
     """Read ``window`` of one band (native dtype), shape ``(rows, cols)``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # SAR geometry: no CRS
-            with rasterio.open(path) as src:
-                data: npt.NDArray[Any] = src.read(band, window=window)
-                return data
-    except RasterioIOError as err:
-        raise ProductError(
-            f"{product or path}: cannot read {Path(path).name} ({err}); the product is "
-            "damaged or truncated: download it again"
-        ) from err
+    with decoding(path, product=product), rasterio.open(path) as src:
+        data: npt.NDArray[Any] = src.read(band, window=window)
+    return data
 
 
 def raster_shape(path: str, *, product: Path | None = None) -> tuple[int, int]:
@@ -140,6 +199,30 @@ class DemSampler:
             data, [r - r0, c - c0], order=1, mode="nearest", prefilter=False
         )
         return out
+
+    def has_data(
+        self, bounds: tuple[float, float, float, float], rows_per_read: int = 1024
+    ) -> bool:
+        """Whether any DEM pixel within ``bounds`` (left, bottom, right, top in the DEM's CRS)
+        holds a height; read in strips of ``rows_per_read`` rows, stopping at the first."""
+        from rasterio.windows import from_bounds
+
+        full = Window(0, 0, self._src.width, self._src.height)
+        try:
+            window = from_bounds(*bounds, transform=self.transform).round_offsets().round_lengths()
+            window = window.intersection(full)
+        except WindowError:
+            return False
+        row0, row1 = int(window.row_off), int(window.row_off + window.height)
+        for start in range(row0, row1, rows_per_read):
+            strip = Window(window.col_off, start, window.width, min(rows_per_read, row1 - start))
+            data = self._src.read(1, window=strip, masked=True)
+            valid = ~np.ma.getmaskarray(data) & np.isfinite(data.filled(0))
+            if self.nodata is not None and not math.isnan(self.nodata):
+                valid &= data.filled(self.nodata) != self.nodata
+            if valid.any():
+                return True
+        return False
 
     def close(self) -> None:
         """Release the DEM file."""
@@ -269,22 +352,23 @@ class GeoTiffWriter:
         self.tags = dict(tags or {})
         self.band_tags = {k: dict(v) for k, v in (band_tags or {}).items()}
         self._tmp = temporary_path(path, "part", ".tif")
-        self._ds = rasterio.open(
-            self._tmp,
-            "w",
-            driver="GTiff",
-            width=grid.width,
-            height=grid.height,
-            count=len(self.band_names),
-            dtype=dtype,
-            crs=grid.crs,
-            transform=grid.transform,
-            nodata=nodata,
-            tiled=True,
-            blockxsize=512,
-            blockysize=512,
-            BIGTIFF="IF_SAFER",
-        )
+        with writing(path):
+            self._ds = rasterio.open(
+                self._tmp,
+                "w",
+                driver="GTiff",
+                width=grid.width,
+                height=grid.height,
+                count=len(self.band_names),
+                dtype=dtype,
+                crs=grid.crs,
+                transform=grid.transform,
+                nodata=nodata,
+                tiled=True,
+                blockxsize=512,
+                blockysize=512,
+                BIGTIFF="IF_SAFER",
+            )
         self._committed = False
         self.nodata = nodata
         self.require_data = require_data
@@ -297,7 +381,8 @@ class GeoTiffWriter:
     def write(self, window: Window, data: npt.NDArray[Any]) -> None:
         """Write ``data`` (shape ``(bands, rows, cols)``) into ``window``; counts the pixels
         holding data (finite and not the nodata value in at least one data band)."""
-        self._ds.write(data, window=window)
+        with writing(self.path):
+            self._ds.write(data, window=window)
         values = data[self._data_bands]
         holds = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
         if self.nodata is not None and not math.isnan(self.nodata):
@@ -317,36 +402,39 @@ class GeoTiffWriter:
             raise EmptyOutputError(
                 f"{self.path}: the result holds no valid pixel; {self.empty_hint} (nothing was written)"
             )
-        for index, name in enumerate(self.band_names, start=1):
-            self._ds.set_band_description(index, name)
-            if name in self.band_tags:
-                self._ds.update_tags(index, **self.band_tags[name])
-        self._ds.update_tags(**self.tags)
-        self._ds.close()
         final_tmp = temporary_path(self.path, "cog", ".tif")
         try:
-            rasterio.shutil.copy(
-                self._tmp,
-                final_tmp,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR="YES",
-                BLOCKSIZE="512",
-                OVERVIEWS="AUTO",
-                OVERVIEW_RESAMPLING="AVERAGE",
-                BIGTIFF="IF_SAFER",
-                NUM_THREADS="ALL_CPUS",
-            )
-            os.replace(final_tmp, self.path)
+            with writing(self.path):
+                for index, name in enumerate(self.band_names, start=1):
+                    self._ds.set_band_description(index, name)
+                    if name in self.band_tags:
+                        self._ds.update_tags(index, **self.band_tags[name])
+                self._ds.update_tags(**self.tags)
+                self._ds.close()
+                rasterio.shutil.copy(
+                    self._tmp,
+                    final_tmp,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    PREDICTOR="YES",
+                    BLOCKSIZE="512",
+                    OVERVIEWS="AUTO",
+                    OVERVIEW_RESAMPLING="AVERAGE",
+                    BIGTIFF="IF_SAFER",
+                    NUM_THREADS="ALL_CPUS",
+                )
+                os.replace(final_tmp, self.path)
         finally:
             final_tmp.unlink(missing_ok=True)
+            final_tmp.with_name(final_tmp.name + ".ovr.tmp").unlink(missing_ok=True)
             self._tmp.unlink(missing_ok=True)
         self._committed = True
         return self.path
 
     def abort(self) -> None:
-        """Discard everything written so far."""
-        with contextlib.suppress(Exception):
+        """Discard everything written so far (what GDAL prints while closing the discarded
+        file, e.g. on a full disk, is dropped: the error that led here says it)."""
+        with contextlib.suppress(Exception), quiet_native_stderr():
             self._ds.close()
         self._tmp.unlink(missing_ok=True)
 

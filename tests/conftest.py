@@ -6,12 +6,22 @@ need it use the ``shared_dir`` fixture and are skipped with a clear reason when 
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _package_info_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The packages' info lines are captured in every test, whatever an earlier command set."""
+    caplog.set_level(logging.INFO, logger="sen_preproc")
+    caplog.set_level(logging.INFO, logger="mccgan")
+    yield
 
 
 def find_shared_dir() -> Path | None:

@@ -96,7 +96,7 @@ def test_s1_on_an_all_zero_product(s1b_safe: Path, tmp_path: Path) -> None:
     out = tmp_path / "s1b.tif"
     aoi = "13.5,41.8,13.55,41.85"  # inside the footprint (a window: the test stays quick)
     result = CliRunner().invoke(
-        cli, ["s1", str(s1b_safe), "--aoi", aoi, "-o", str(out), "-q", "--no-geoid"]
+        cli, ["s1", str(s1b_safe), "--pol", "VV", "--aoi", aoi, "-o", str(out), "-q", "--no-geoid"]
     )
     assert result.exit_code == 1
     lines = [

@@ -31,7 +31,13 @@ def s1b_meta(s1b_safe: Path) -> tuple[safe.S1Product, safe.S1Metadata]:
 def test_open_real_products(s1b_safe: Path, s1a_zip: Path) -> None:
     s1b = safe.open_product(s1b_safe)
     assert s1b.product_id.startswith("S1B_IW_GRDH_1SDV_20211223T051122")
-    assert s1b.polarisations == ("VV",)  # the fixture ships VV files only
+    # the manifest declares VV and VH, the fixture ships VV's files only: VH is an error
+    assert s1b.polarisations == ("VV", "VH") and list(s1b.missing) == ["VH"]
+    assert s1b.require_polarisations(("vv",)) == ("VV",)
+    with pytest.raises(
+        safe.MissingDataError, match=r"VH cannot be processed: s1b-iw-grd-vh-.*xml.*--pol VV$"
+    ):
+        s1b.require_polarisations(("VV", "VH"))
     assert s1b.mode == "IW" and s1b.product_type == "GRD" and s1b.ipf_version == "003.40"
     assert s1b.pass_direction == "DESCENDING"
     s1a = safe.open_product(s1a_zip)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
@@ -321,6 +322,7 @@ def test_installed_catalogue_is_preferred(
     the differences are reported."""
     from dataclasses import replace
 
+    caplog.set_level(logging.INFO, logger="sen_preproc")
     builtin = catalogue_for(SnapVersion(10))
     changed = replace(
         builtin, operators=tuple(op for op in builtin.operators if op.alias != "Subset")

@@ -13,6 +13,7 @@ import click
 
 from sen_preproc import __version__
 from sen_preproc.cli.options import (
+    allow_large_opt,
     aoi_opt,
     common_output_options,
     crs_opt,
@@ -45,8 +46,11 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s: %(message)s", stream=sys.stderr, force=True
     )
-    if verbose == 0 and not quiet:
-        logging.getLogger("sen_preproc").setLevel(logging.INFO)
+    # the package's info lines by default; one run's choice never outlives it (tests invoke
+    # many commands in one process)
+    logging.getLogger("sen_preproc").setLevel(
+        logging.INFO if verbose == 0 and not quiet else logging.NOTSET
+    )
 
 
 def handle_errors(func: F) -> F:
@@ -106,6 +110,7 @@ def _process(sensor: str, product: Path, options: dict[str, Any]) -> None:
 @click.argument("product", type=click.Path(path_type=Path))
 @s1_options
 @grid_options
+@allow_large_opt
 @engine_opt
 @snap_options
 @common_output_options
@@ -122,6 +127,7 @@ def s1_command(product: Path, **options: Any) -> None:
 @crs_opt
 @like_opt
 @aoi_opt
+@allow_large_opt
 @engine_opt
 @snap_options
 @common_output_options
@@ -163,6 +169,7 @@ def s2_command(product: Path, **options: Any) -> None:
     show_default=True,
     help="Minimum overlap, as a fraction of the smaller valid footprint.",
 )
+@allow_large_opt
 @overwrite_opt
 @quiet_opt
 @verbose_opt
@@ -371,6 +378,7 @@ def _graph(sensor: str, product: Path, options: dict[str, Any]) -> None:
 @click.argument("product", type=click.Path(path_type=Path))
 @s1_options
 @grid_options
+@allow_large_opt
 @graph_output_options
 @handle_errors
 def graph_s1_command(product: Path, **options: Any) -> None:
@@ -384,6 +392,7 @@ def graph_s1_command(product: Path, **options: Any) -> None:
 @crs_opt
 @like_opt
 @aoi_opt
+@allow_large_opt
 @graph_output_options
 @handle_errors
 def graph_s2_command(product: Path, **options: Any) -> None:

@@ -55,6 +55,14 @@ pixel_size_opt = click.option(
     show_default=True,
     help="Output pixel size in metres.",
 )
+allow_large_opt = click.option(
+    "--allow-large-output",
+    "allow_large_output",
+    is_flag=True,
+    default=False,
+    help="Write an output grid even when it is over 100x denser than the input or over 2 "
+    "gigapixels per band (refused otherwise: usually a mistyped pixel size).",
+)
 like_opt = click.option(
     "--like",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),

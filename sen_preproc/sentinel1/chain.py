@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pyproj
 import rasterio.transform
 from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from sen_preproc import __version__
@@ -75,6 +76,7 @@ from sen_preproc.sentinel1.terrain import (
     upsample_bilinear,
 )
 from sen_preproc.sentinel1.thermal_noise import compute_noise_lut
+from sen_preproc.sizing import check_output_size
 
 LOGGER = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class S1Config:
     strip_rows: int = 512
     max_memory_bytes: int = 1 << 30
     extra_tags: dict[str, str] = field(default_factory=dict)
+    allow_large_output: bool = False
 
     def inputs(self) -> tuple[Path | None, ...]:
         """The files this run reads (never overwritten by its output)."""
@@ -173,6 +176,20 @@ class HeightModel:
             self._to_dem = pyproj.Transformer.from_crs("EPSG:4326", horizontal, always_xy=True)
         self._grid_lines = geolocation.lines.astype(np.float64)
         self._grid_pixels = geolocation.pixels.astype(np.float64)
+        self.void: npt.NDArray[np.bool_] | None = None  # the last block's DEM voids
+        self.void_px = 0  # output pixels with data whose height is not from the DEM
+        self.data_px = 0  # output pixels with data
+
+    def count_voids(self, has_data: npt.NDArray[np.bool_]) -> None:
+        """Add the last block's DEM voids under output pixels holding data to the counts."""
+        self.data_px += int(has_data.sum())
+        if self.void is not None:
+            self.void_px += int((self.void & has_data).sum())
+
+    @property
+    def void_fraction(self) -> float:
+        """Fraction of the output's data pixels whose height is not from the DEM."""
+        return self.void_px / self.data_px if self.data_px else 0.0
 
     @property
     def description(self) -> str:
@@ -207,13 +224,7 @@ class HeightModel:
     ) -> npt.NDArray[np.float64]:
         """Ellipsoidal height (m) of every pixel of ``grid``, shape (height, width)."""
         if self.dem is None:
-            mean_h = float(np.mean(self.geolocation.height_m))
-            flat = np.full((grid.height, grid.width), mean_h)
-            line, pixel = geocode_points(geometry, lon_c, lat_c, row_idx, col_idx, flat)
-            coarse_h = self.grid_heights(
-                line[np.ix_(row_idx, col_idx)], pixel[np.ix_(row_idx, col_idx)]
-            )
-            return upsample_bilinear(coarse_h, row_idx, col_idx)
+            return self._geolocation_heights(grid, lon_c, lat_c, row_idx, col_idx, geometry)
         # DEM pixel positions: exact on the coarse grid, bilinear in between (sub-mm for
         # smooth map projections), so heights do not depend on how the grid is split in blocks
         x_dem, y_dem = self._to_dem.transform(lon_c, lat_c)
@@ -223,11 +234,32 @@ class HeightModel:
         heights = self.dem.sample(
             upsample_bilinear(col_c, row_idx, col_idx), upsample_bilinear(row_c, row_idx, col_idx)
         )
-        heights[~np.isfinite(heights)] = 0.0  # DEM voids / outside the DEM: sea level
         if self.geoid_model:
             undulation = geoid_undulation_m(lon_c, lat_c, self.geoid_model)
             heights += upsample_bilinear(undulation, row_idx, col_idx)
+        self.void = ~np.isfinite(heights)
+        if self.void.any():  # DEM voids / outside the DEM: the annotation's (coarse) heights
+            fallback = self._geolocation_heights(grid, lon_c, lat_c, row_idx, col_idx, geometry)
+            heights[self.void] = fallback[self.void]
         return heights
+
+    def _geolocation_heights(
+        self,
+        grid: RasterGrid,
+        lon_c: npt.NDArray[np.float64],
+        lat_c: npt.NDArray[np.float64],
+        row_idx: npt.NDArray[np.intp],
+        col_idx: npt.NDArray[np.intp],
+        geometry: SarGeometry,
+    ) -> npt.NDArray[np.float64]:
+        """Ellipsoidal heights of the annotation's geolocation grid at every pixel of ``grid``."""
+        mean_h = float(np.mean(self.geolocation.height_m))
+        flat = np.full((grid.height, grid.width), mean_h)
+        line, pixel = geocode_points(geometry, lon_c, lat_c, row_idx, col_idx, flat)
+        coarse_h = self.grid_heights(
+            line[np.ix_(row_idx, col_idx)], pixel[np.ix_(row_idx, col_idx)]
+        )
+        return upsample_bilinear(coarse_h, row_idx, col_idx)
 
     def close(self) -> None:
         """Release the DEM."""
@@ -256,7 +288,8 @@ def resolve_dem_datum(crs: CRS, option: str) -> str:
 
 
 def check_dem_covers(dem: DemSampler, grid: RasterGrid) -> None:
-    """Raise GeometryError when the DEM misses the output grid; warn when it covers < 90 %."""
+    """Raise GeometryError when the DEM misses the output grid or has no data over it; warn
+    when it covers < 90 %."""
     import shapely.geometry
 
     from sen_preproc.grid import transform_geometry
@@ -270,15 +303,40 @@ def check_dem_covers(dem: DemSampler, grid: RasterGrid) -> None:
             f"{dem.path}: the DEM does not cover the output area {tuple(round(v) for v in grid.bounds)} "
             f"({grid.crs.to_string()}); give a DEM over the scene or --aoi inside the DEM"
         )
+    left, bottom, right, top = dem_box.intersection(grid_box).bounds
+    if not dem.has_data(transform_bounds(grid.crs, dem.crs, left, bottom, right, top)):
+        dem.close()
+        raise GeometryError(
+            f"{dem.path}: the DEM holds no data over the output area (all no-data there); give "
+            "a DEM with heights over the scene, or leave out --dem to geocode on the ellipsoid"
+        )
     if covered < 0.9:
         LOGGER.warning(
-            "%s covers only %.0f %% of the output area; heights outside are taken as sea level",
+            "%s covers only %.0f %% of the output area; heights outside come from the "
+            "product's (coarse) geolocation grid",
             dem.path.name,
             100 * covered,
         )
 
 
 # --------------------------------------------------------------------------- grids
+
+
+def check_s1_output_size(
+    config: S1Config, grid: RasterGrid, metadata: S1Metadata, bands: int, out: Path
+) -> None:
+    """Refuse an absurd output grid before any pixel is processed (see :mod:`sen_preproc.sizing`)."""
+    check_output_size(
+        grid,
+        bands=bands,
+        bytes_per_sample=4,
+        input_pixel_size_m=math.sqrt(
+            metadata.image.range_pixel_spacing_m * metadata.image.azimuth_pixel_spacing_m
+        ),
+        out=out,
+        fix="a larger --pixel-size (GRD pixels are ~10 m) or a coarser --like grid",
+        allow_large=config.allow_large_output,
+    )
 
 
 def output_grid(config: S1Config, metadata: S1Metadata) -> RasterGrid:
@@ -429,6 +487,7 @@ def process_s1(config: S1Config, progress: Progress = NO_PROGRESS) -> Path:
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
+    product.verify(pols)
     measurement = {pol: product.measurement_path(pol) for pol in pols}
     metadata = {pol: read_metadata(product, pol) for pol in pols}
     first = metadata[pols[0]]
@@ -463,6 +522,7 @@ def process_s1(config: S1Config, progress: Progress = NO_PROGRESS) -> Path:
         grid = output_grid(config, first)
     except GeometryError as err:
         raise GeometryError(f"{product.path}: {err}") from err
+    check_s1_output_size(config, grid, first, len(pols), out)
     heights = HeightModel(config, first.geolocation)
     if heights.dem is not None:
         check_dem_covers(heights.dem, grid)
@@ -585,7 +645,31 @@ def _run_terrain_correction(
                     values = sample_bilinear(image, line, pixel, r0 + lr0, c0 + lc0)
                     values[~ok] = np.nan
                     out[index] = to_db(values) if config.scale == "db" else values
+        heights.count_voids(np.asarray(np.isfinite(out).any(axis=0)))
         writer.write(block, out)
+    report_dem_voids(heights, writer)
+
+
+def report_dem_voids(heights: HeightModel, writer: GeoTiffWriter) -> None:
+    """Refuse an output whose heights all come from outside the DEM; warn about partial voids
+    and record their fraction in the tags (``DEM_VOID_FRACTION``)."""
+    if heights.dem is None or heights.data_px == 0:
+        return
+    fraction = heights.void_fraction
+    writer.tags["DEM_VOID_FRACTION"] = f"{fraction:.4f}"
+    if fraction >= 1.0:
+        raise GeometryError(
+            f"{heights.dem.path}: no output pixel got its height from the DEM (voids or no-data "
+            "everywhere under the scene); give a DEM with heights over the scene, or leave out "
+            "--dem to geocode on the ellipsoid"
+        )
+    if fraction > 0.0:
+        LOGGER.warning(
+            "%s: %.2f %% of the output lies on DEM voids or outside the DEM; heights there come "
+            "from the product's (coarse) geolocation grid (tag DEM_VOID_FRACTION)",
+            heights.dem.path.name,
+            100 * fraction,
+        )
 
 
 def product_tags(product: S1Product) -> dict[str, str]:

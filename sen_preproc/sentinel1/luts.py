@@ -51,6 +51,10 @@ class LutGrid:
                 raise ProductError(
                     f"{self.name}: a vector has {pix.size} pixels but {val.size} values"
                 )
+            if pix.size == 0:
+                raise ProductError(f"{self.name}: a vector has no values")
+            if not (np.all(np.isfinite(pix)) and np.all(np.isfinite(val))):
+                raise ProductError(f"{self.name}: a vector holds non-numeric values")
 
     def interpolate(self, rows: npt.ArrayLike, cols: npt.ArrayLike) -> FloatArray:
         """Bilinearly interpolate the LUT on the grid ``rows x cols``.

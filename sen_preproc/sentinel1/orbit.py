@@ -82,9 +82,23 @@ def read_orbit_file(path: str | Path) -> OrbitFile:
         found = osv.xpath(f"./*[local-name()='{name}']/text()")
         return str(found[0]) if found else ""
 
-    times = np.array([_strip_time(field_of(o, "UTC")) for o in osvs], dtype="datetime64[ns]")
-    pos = np.array([[float(field_of(o, k)) for k in ("X", "Y", "Z")] for o in osvs])
-    vel = np.array([[float(field_of(o, k)) for k in ("VX", "VY", "VZ")] for o in osvs])
+    try:
+        times = np.array([_strip_time(field_of(o, "UTC")) for o in osvs], dtype="datetime64[ns]")
+        pos = np.array([[float(field_of(o, k)) for k in ("X", "Y", "Z")] for o in osvs])
+        vel = np.array([[float(field_of(o, k)) for k in ("VX", "VY", "VZ")] for o in osvs])
+        validity = (_strip_time(text("Validity_Start")), _strip_time(text("Validity_Stop")))
+    except ValueError as err:
+        raise OrbitError(
+            f"{src}: a state vector or validity time does not parse ({err}); the orbit file is "
+            "damaged: download it again"
+        ) from err
+    if np.isnat(times).any() or any(np.isnat(v) for v in validity):
+        raise OrbitError(f"{src}: a state vector or validity time is missing; download it again")
+    if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(vel))):
+        raise OrbitError(
+            f"{src}: state vectors hold non-numeric positions or velocities; the orbit file is "
+            "damaged: download it again"
+        )
     name = text("File_Name") or src.stem
     mission = text("Mission").upper() or name[:3].upper()
     match = re.search(r"(?:S|SENTINEL-)1([A-D])", mission) or re.search(r"S1([A-D])", name.upper())
@@ -92,8 +106,8 @@ def read_orbit_file(path: str | Path) -> OrbitFile:
         state_vectors=OrbitStateVectors(
             times=times, positions_m=pos, velocities_m_s=vel, source=src.name
         ),
-        validity_start=_strip_time(text("Validity_Start")),
-        validity_stop=_strip_time(text("Validity_Stop")),
+        validity_start=validity[0],
+        validity_stop=validity[1],
         mission=f"S1{match.group(1)}" if match else mission,
         file_type=text("File_Type"),
     )

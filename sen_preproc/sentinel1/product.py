@@ -14,6 +14,7 @@ annotation metadata needed downstream into plain dataclasses of numpy arrays:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import zipfile
@@ -22,12 +23,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from xml.etree import ElementTree
 
 import fsspec
 import numpy as np
 import numpy.typing as npt
 from lxml import etree
 
+from sen_preproc.archives import verify_zip_members
 from sen_preproc.errors import MissingDataError, ProductError
 from sen_preproc.sentinel1.luts import LutGrid
 
@@ -165,8 +168,11 @@ class S1Product:
     product_id : str
         SAFE name without extension, e.g. ``S1B_IW_GRDH_1SDV_20211223T...``.
     polarisations : tuple of str
-        Polarisations whose annotation, calibration and noise files are present, in
+        Polarisations the manifest declares (``transmitterReceiverPolarisation``), in
         manifest order (co-pol first).
+    missing : dict
+        Per declared polarisation whose annotation, calibration or noise file is absent, the
+        absent files: asking for such a polarisation is an error naming them.
     """
 
     path: Path
@@ -184,6 +190,7 @@ class S1Product:
     files: dict[str, PolarisationFiles] = field(repr=False)
     zip_path: Path | None = None
     safe_root: str = ""
+    missing: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     # -- file access -------------------------------------------------------
     def filesystem(self) -> fsspec.AbstractFileSystem:
@@ -209,14 +216,38 @@ class S1Product:
     def require_polarisations(self, requested: tuple[str, ...]) -> tuple[str, ...]:
         """Check that the requested polarisations exist; return them upper-cased."""
         wanted = tuple(p.upper() for p in requested)
-        missing = [p for p in wanted if p not in self.polarisations]
-        if missing:
+        absent = [p for p in wanted if p not in self.polarisations]
+        if absent:
             raise MissingDataError(
-                f"{self.path}: polarisation {', '.join(missing)} is not in this product "
+                f"{self.path}: polarisation {', '.join(absent)} is not in this product "
                 f"(it has {', '.join(self.polarisations) or 'none'}); choose --pol "
                 f"{','.join(self.polarisations)}"
             )
+        for pol in wanted:
+            if pol in self.missing:
+                usable = [p for p in self.polarisations if p not in self.missing]
+                raise MissingDataError(
+                    f"{self.path}: {pol} cannot be processed: {', '.join(self.missing[pol])} "
+                    "is missing from the product; download the complete product again"
+                    + (f", or choose --pol {','.join(usable)}" if usable else "")
+                )
         return wanted
+
+    def members(self, polarisations: tuple[str, ...]) -> list[str]:
+        """The files (paths inside the product) that processing ``polarisations`` reads."""
+        names: list[str] = []
+        for pol in self.require_polarisations(polarisations):
+            files = self.files[pol]
+            names += [files.annotation, files.calibration, files.noise]
+            if files.measurement is not None:
+                names.append(files.measurement)
+        return names
+
+    def verify(self, polarisations: tuple[str, ...]) -> None:
+        """Check the CRC-32 of every zip member that processing ``polarisations`` reads
+        (nothing to do for a ``.SAFE`` folder)."""
+        if self.zip_path is not None:
+            verify_zip_members(self.zip_path, self.members(polarisations), product=self.path)
 
     @property
     def ipf_at_least_2_9(self) -> bool:
@@ -288,16 +319,10 @@ def _find_manifest_in_zip(zip_path: Path) -> tuple[str, str]:
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
-            bad = archive.testzip() if zip_path.stat().st_size < 64 * 2**20 else None
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise ProductError(
             f"{zip_path}: not a readable zip archive ({err}); download the product again"
         ) from err
-    if bad is not None:
-        raise ProductError(
-            f"{zip_path}: zip member {bad} is corrupt (truncated download?); download the "
-            "product again"
-        )
     manifests = [n for n in names if n.endswith("manifest.safe") and n.count("/") <= 1]
     if not manifests:
         raise ProductError(
@@ -397,10 +422,17 @@ def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: 
         for t in root.xpath("//*[local-name()='transmitterReceiverPolarisation']/text()")
     ]
     files: dict[str, PolarisationFiles] = {}
-    for pol in declared:
-        needed = [hrefs.get((k, pol)) for k in ("annotation", "calibration", "noise")]
-        if not all(p is not None and fs.exists(p) for p in needed):
-            LOGGER.debug("%s: %s annotation files absent; polarisation skipped", src, pol)
+    missing: dict[str, tuple[str, ...]] = {}
+    for pol in dict.fromkeys(declared):
+        kinds = ("annotation", "calibration", "noise")
+        needed = [hrefs.get((k, pol)) for k in kinds]
+        absent = tuple(
+            (p.rpartition("/")[2] if p is not None else f"the {k} file of {pol}")
+            for k, p in zip(kinds, needed, strict=True)
+            if p is None or not fs.exists(p)
+        )
+        if absent:
+            missing[pol] = absent
             continue
         measurement = hrefs.get(("measurement", pol))
         if measurement is not None and not fs.exists(measurement):
@@ -416,8 +448,9 @@ def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: 
             f"{src}: no polarisation has its annotation, calibration and noise files; the "
             "product is incomplete: download it again"
         )
-    start = _text(root, "startTime")
-    stop = _text(root, "stopTime")
+    polarisations = tuple(p for p in dict.fromkeys(declared))
+    start = _manifest_time(root, "startTime", src)
+    stop = _manifest_time(root, "stopTime", src)
     orbit_numbers = root.xpath("//*[local-name()='orbitNumber']/text()")
     rel_numbers = root.xpath("//*[local-name()='relativeOrbitNumber']/text()")
     return S1Product(
@@ -428,15 +461,40 @@ def _parse_manifest(src: Path, zip_path: Path | None, manifest: str, safe_root: 
         product_type=product_type,
         ipf_version=ipf_version,
         pass_direction=_text(root, "pass").upper(),
-        start_time=np.datetime64(start, "ns"),
-        stop_time=np.datetime64(stop, "ns"),
-        absolute_orbit=int(orbit_numbers[0]) if orbit_numbers else 0,
-        relative_orbit=int(rel_numbers[0]) if rel_numbers else 0,
-        polarisations=tuple(files),
+        start_time=start,
+        stop_time=stop,
+        absolute_orbit=_orbit_number(orbit_numbers, src),
+        relative_orbit=_orbit_number(rel_numbers, src),
+        polarisations=polarisations,
         files=files,
         zip_path=zip_path,
         safe_root=safe_root,
+        missing=missing,
     )
+
+
+def _manifest_time(root: Any, name: str, src: Path) -> np.datetime64:
+    text = _text(root, name)
+    try:
+        return np.datetime64(text, "ns")
+    except ValueError:
+        raise ProductError(
+            f"{src}: manifest.safe has an invalid {name} {text!r}; the product is damaged: "
+            "download it again"
+        ) from None
+
+
+def _orbit_number(found: list[Any], src: Path) -> int:
+    """The first orbit number found in the manifest (0 when there is none)."""
+    if not found:
+        return 0
+    try:
+        return int(str(found[0]).strip())
+    except ValueError:
+        raise ProductError(
+            f"{src}: manifest.safe has a non-numeric orbit number {str(found[0]).strip()!r}; "
+            "the product is damaged: download it again"
+        ) from None
 
 
 def _find_measurement(fs: fsspec.AbstractFileSystem, safe_root: str, pol: str) -> str | None:
@@ -482,50 +540,53 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
 
     (pol,) = product.require_polarisations((polarisation,))
     files = product.files[pol]
-    with _open_member(product, files.annotation) as handle:
+    with _parsing(product, files.annotation), _open_member(product, files.annotation) as handle:
         annotation = etree.parse(handle).getroot()
-    image = _parse_image_info(annotation, product)
-    with _open_member(product, files.calibration) as handle:
+        image = _parse_image_info(annotation, product)
+    with _parsing(product, files.calibration), _open_member(product, files.calibration) as handle:
         cal_ds = xs1.open_calibration_dataset(handle)  # type: ignore[arg-type]
-    calibration = {
-        name: LutGrid(
-            lines=np.asarray(cal_ds["line"].values, dtype=np.int64),
-            pixels=tuple(np.asarray(cal_ds["pixel"].values, dtype=np.float64) for _ in cal_ds.line),
-            values=tuple(np.asarray(row, dtype=np.float64) for row in cal_ds[name].values),
-            name=name,
+        calibration = {
+            name: LutGrid(
+                lines=np.asarray(cal_ds["line"].values, dtype=np.int64),
+                pixels=tuple(
+                    np.asarray(cal_ds["pixel"].values, dtype=np.float64) for _ in cal_ds.line
+                ),
+                values=tuple(np.asarray(row, dtype=np.float64) for row in cal_ds[name].values),
+                name=name,
+            )
+            for name in ("sigmaNought", "betaNought", "gamma", "dn")
+        }
+    with _parsing(product, files.noise), _open_member(product, files.noise) as handle:
+        noise = parse_noise(etree.parse(handle).getroot(), product.path)
+    with _parsing(product, files.annotation):
+        with _open_member(product, files.annotation) as handle:
+            orbit_ds = xs1.open_orbit_dataset(handle)  # type: ignore[arg-type]
+        orbit = OrbitStateVectors(
+            times=np.asarray(orbit_ds["azimuth_time"].values, dtype="datetime64[ns]"),
+            positions_m=np.asarray(orbit_ds["position"].values, dtype=np.float64).T.copy(),
+            velocities_m_s=np.asarray(orbit_ds["velocity"].values, dtype=np.float64).T.copy(),
+            source="annotation",
         )
-        for name in ("sigmaNought", "betaNought", "gamma", "dn")
-    }
-    with _open_member(product, files.noise) as handle:
-        noise_root = etree.parse(handle).getroot()
-    noise = parse_noise(noise_root, product.path)
-    with _open_member(product, files.annotation) as handle:
-        orbit_ds = xs1.open_orbit_dataset(handle)  # type: ignore[arg-type]
-    orbit = OrbitStateVectors(
-        times=np.asarray(orbit_ds["azimuth_time"].values, dtype="datetime64[ns]"),
-        positions_m=np.asarray(orbit_ds["position"].values, dtype=np.float64).T.copy(),
-        velocities_m_s=np.asarray(orbit_ds["velocity"].values, dtype=np.float64).T.copy(),
-        source="annotation",
-    )
-    with _open_member(product, files.annotation) as handle:
-        conv_ds = xs1.open_coordinate_conversion_dataset(handle)  # type: ignore[arg-type]
-    conversion = CoordinateConversion(
-        times=np.asarray(conv_ds["azimuth_time"].values, dtype="datetime64[ns]"),
-        sr0_m=np.asarray(conv_ds["sr0"].values, dtype=np.float64),
-        srgr_coefficients=np.asarray(conv_ds["srgrCoefficients"].values, dtype=np.float64),
-        gr0_m=np.asarray(conv_ds["gr0"].values, dtype=np.float64),
-        grsr_coefficients=np.asarray(conv_ds["grsrCoefficients"].values, dtype=np.float64),
-    )
-    with _open_member(product, files.annotation) as handle:
-        gcp_ds = xs1.open_gcp_dataset(handle)  # type: ignore[arg-type]
-    geolocation = GeolocationGrid(
-        lines=np.asarray(gcp_ds["line"].values, dtype=np.int64),
-        pixels=np.asarray(gcp_ds["pixel"].values, dtype=np.int64),
-        longitude_deg=np.asarray(gcp_ds["longitude"].values, dtype=np.float64),
-        latitude_deg=np.asarray(gcp_ds["latitude"].values, dtype=np.float64),
-        height_m=np.asarray(gcp_ds["height"].values, dtype=np.float64),
-        incidence_angle_deg=np.asarray(gcp_ds["incidenceAngle"].values, dtype=np.float64),
-    )
+        with _open_member(product, files.annotation) as handle:
+            conv_ds = xs1.open_coordinate_conversion_dataset(handle)  # type: ignore[arg-type]
+        conversion = CoordinateConversion(
+            times=np.asarray(conv_ds["azimuth_time"].values, dtype="datetime64[ns]"),
+            sr0_m=np.asarray(conv_ds["sr0"].values, dtype=np.float64),
+            srgr_coefficients=np.asarray(conv_ds["srgrCoefficients"].values, dtype=np.float64),
+            gr0_m=np.asarray(conv_ds["gr0"].values, dtype=np.float64),
+            grsr_coefficients=np.asarray(conv_ds["grsrCoefficients"].values, dtype=np.float64),
+        )
+        with _open_member(product, files.annotation) as handle:
+            gcp_ds = xs1.open_gcp_dataset(handle)  # type: ignore[arg-type]
+        geolocation = GeolocationGrid(
+            lines=np.asarray(gcp_ds["line"].values, dtype=np.int64),
+            pixels=np.asarray(gcp_ds["pixel"].values, dtype=np.int64),
+            longitude_deg=np.asarray(gcp_ds["longitude"].values, dtype=np.float64),
+            latitude_deg=np.asarray(gcp_ds["latitude"].values, dtype=np.float64),
+            height_m=np.asarray(gcp_ds["height"].values, dtype=np.float64),
+            incidence_angle_deg=np.asarray(gcp_ds["incidenceAngle"].values, dtype=np.float64),
+        )
+        _check_annotation_arrays(orbit, conversion, geolocation)
     return S1Metadata(
         polarisation=pol,
         image=image,
@@ -537,6 +598,65 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
     )
 
 
+# What parsing a damaged or foreign XML file raises (lxml, ElementTree inside xmlschema,
+# xmlschema's validation errors are ValueErrors, numbers and times that do not parse, absent
+# elements): within one file's parse these all mean "this file is damaged".
+_PARSE_ERRORS = (
+    etree.XMLSyntaxError,
+    ElementTree.ParseError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+)
+
+
+@contextmanager
+def _parsing(product: S1Product, member: str) -> Iterator[None]:
+    """Parse one of ``product``'s XML files: any failure is one ProductError naming it."""
+    name = member.rpartition("/")[2]
+    try:
+        yield
+    except ProductError as err:
+        if str(product.path) in str(err):
+            raise
+        raise ProductError(
+            f"{product.path}: {name}: {err}; the product is damaged: download it again"
+        ) from err
+    except _PARSE_ERRORS as err:
+        detail = " ".join(str(err).split())[:200]
+        raise ProductError(
+            f"{product.path}: cannot parse {name} ({type(err).__name__}: {detail}); the file "
+            "is damaged or not a Sentinel-1 annotation: download the product again"
+        ) from err
+
+
+def _check_annotation_arrays(
+    orbit: OrbitStateVectors, conversion: CoordinateConversion, geolocation: GeolocationGrid
+) -> None:
+    """Refuse empty or non-finite orbit, slant-to-ground and geolocation arrays."""
+    checks = {
+        "orbit state vectors": (orbit.times.size >= 2, orbit.positions_m, orbit.velocities_m_s),
+        "slant/ground range conversion": (
+            conversion.times.size >= 1,
+            conversion.sr0_m,
+            conversion.srgr_coefficients,
+        ),
+        "geolocation grid": (
+            geolocation.lines.size >= 4,
+            geolocation.longitude_deg,
+            geolocation.latitude_deg,
+            geolocation.height_m,
+            geolocation.incidence_angle_deg,
+        ),
+    }
+    for what, (enough, *arrays) in checks.items():
+        if not enough:
+            raise ProductError(f"the annotation has too few {what}")
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise ProductError(f"the annotation's {what}: non-numeric values")
+
+
 def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
     def number(name: str) -> float:
         text = _text(annotation, name)
@@ -545,13 +665,22 @@ def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
                 f"{product.path}: annotation lacks {name}; the product is damaged or not a "
                 "Sentinel-1 Level-1 product"
             )
-        return float(text)
+        value = float(text)
+        if not math.isfinite(value):
+            raise ProductError(f"{name} is {text!r}, not a finite number")
+        return value
 
-    return ImageInfo(
+    def time(name: str) -> np.datetime64:
+        value = np.datetime64(_text(annotation, name) or "NaT", "ns")
+        if np.isnat(value):
+            raise ProductError(f"{name} is missing or not a time")
+        return value
+
+    info = ImageInfo(
         lines=int(number("numberOfLines")),
         samples=int(number("numberOfSamples")),
-        first_line_time=np.datetime64(_text(annotation, "productFirstLineUtcTime"), "ns"),
-        last_line_time=np.datetime64(_text(annotation, "productLastLineUtcTime"), "ns"),
+        first_line_time=time("productFirstLineUtcTime"),
+        last_line_time=time("productLastLineUtcTime"),
         azimuth_time_interval_s=number("azimuthTimeInterval"),
         range_pixel_spacing_m=number("rangePixelSpacing"),
         azimuth_pixel_spacing_m=number("azimuthPixelSpacing"),
@@ -563,6 +692,12 @@ def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
         thermal_noise_removed=_text(annotation, "thermalNoiseCorrectionPerformed").lower()
         == "true",
     )
+    if info.lines < 2 or info.samples < 2 or info.azimuth_time_interval_s <= 0:
+        raise ProductError(
+            f"the image is {info.lines} x {info.samples} px with an azimuth interval of "
+            f"{info.azimuth_time_interval_s} s"
+        )
+    return info
 
 
 def _floats(node: Any, name: str) -> FloatArray:

@@ -178,6 +178,10 @@ def _check_method(method: str) -> str:
     return method
 
 
+MAX_WINDOW_PX = 101
+"""Largest speckle window accepted (about 1 km at GRD's 10 m; usual windows are 5-11 px)."""
+
+
 def _check_window(window_px: object, name: str = "--window") -> int:
     if (
         isinstance(window_px, bool)
@@ -188,6 +192,11 @@ def _check_window(window_px: object, name: str = "--window") -> int:
         raise OptionError(
             f"invalid {name} {window_px!r}: the window must be an odd number of pixels >= 3; "
             "use an odd window such as 5 or 7"
+        )
+    if int(window_px) > MAX_WINDOW_PX:
+        raise OptionError(
+            f"invalid {name} {window_px}: at most {MAX_WINDOW_PX} px (a speckle window that "
+            "large averages away the scene); use an odd window such as 5 or 7"
         )
     return int(window_px)
 

@@ -33,12 +33,13 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
 from sen_preproc import __version__
+from sen_preproc.archives import verify_gdal_paths
 from sen_preproc.bands import VALID_BAND, normalise_band
 from sen_preproc.errors import OptionError
 from sen_preproc.grid import RasterGrid, crop_grid, grid_from_bounds, parse_aoi, parse_crs
 from sen_preproc.outputs import resolve_output
 from sen_preproc.progress import NO_PROGRESS, Progress, track
-from sen_preproc.raster_io import GeoTiffWriter, read_grid
+from sen_preproc.raster_io import GeoTiffWriter, decoding, read_grid
 from sen_preproc.sentinel2.product import BandFile, S2Input, open_s2
 from sen_preproc.sentinel2.radiometry import (
     DEFAULT_INVALID_SCL,
@@ -51,6 +52,7 @@ from sen_preproc.sentinel2.radiometry import (
     validity,
 )
 from sen_preproc.sentinel2.sen2cor import run_sen2cor
+from sen_preproc.sizing import check_output_size
 
 LOGGER = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class S2Config:
     aoi: str | None = None
     overwrite: bool = False
     block_px: int = 2048
+    allow_large_output: bool = False
 
     def inputs(self) -> tuple[Path | None, ...]:
         """The files this run reads (never overwritten by its output)."""
@@ -88,8 +91,10 @@ class S2Config:
             raise OptionError(
                 f"--dtype must be one of {', '.join(OUTPUT_DTYPES)}, got {self.dtype!r}"
             )
-        if self.resolution_m not in (10.0, 20.0, 60.0) and not self.resolution_m > 0:
-            raise OptionError(f"--resolution must be positive, got {self.resolution_m}")
+        if not (self.resolution_m > 0 and math.isfinite(self.resolution_m)):
+            raise OptionError(
+                f"--resolution must be a positive number of metres, got {self.resolution_m}"
+            )
         if self.atmcor not in ATMCOR_CHOICES:
             raise OptionError(
                 f"--atmcor must be one of {', '.join(ATMCOR_CHOICES)}, got {self.atmcor!r}"
@@ -158,13 +163,33 @@ def output_grid(config: S2Config, product: S2Input, bands: tuple[str, ...]) -> R
     return grid
 
 
+def check_s2_output_size(config: S2Config, product: S2Input, out: Path) -> RasterGrid:
+    """The output grid, refused when absurd before any pixel is read (see
+    :mod:`sen_preproc.sizing`)."""
+    bands = tuple(normalise_band(b) for b in config.bands)
+    for band in bands:
+        product.check_resolution(band, config.resolution_m)
+    grid = output_grid(config, product, bands)
+    finest = min(f.resolution_m for b in bands for f in product.band_files(b))
+    check_output_size(
+        grid,
+        bands=len(bands) + 1,
+        bytes_per_sample=2 if config.dtype == "uint16" else 4,
+        input_pixel_size_m=finest,
+        out=out,
+        fix="a larger --resolution (S2 bands are 10, 20 or 60 m) or a coarser --like grid",
+        allow_large=config.allow_large_output,
+    )
+    return grid
+
+
 def read_band_on_grid(
     band_file: BandFile, grid: RasterGrid, *, categorical: bool = False
 ) -> npt.NDArray[np.float32]:
     """A band's DN on ``grid`` (float32, NaN = no data): averaging when the source is finer,
     bilinear when coarser or reprojected, nearest for categorical rasters (SCL)."""
     out = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-    with rasterio.open(band_file.path) as ds:
+    with decoding(band_file.path), rasterio.open(band_file.path) as ds:
         src_res = abs(ds.res[0])
         dst_res = grid.pixel_size[0] * (
             111_320.0 if grid.crs.is_geographic and not ds.crs.is_geographic else 1.0
@@ -285,6 +310,10 @@ def write_s2(config: S2Config, plan: S2Plan, out: Path, progress: Progress = NO_
     product = plan.product
     clouds = CloudCounter()
     tags = output_tags(product, config.dtype) | {"ENGINE": "python"}
+    verify_gdal_paths(
+        [f.path for f in plan.files.values()] + ([plan.scl.path] if plan.scl else []),
+        product=product.path,
+    )
     with GeoTiffWriter(
         out,
         plan.grid,
@@ -331,6 +360,7 @@ def process_s2(config: S2Config, progress: Progress = NO_PROGRESS) -> Path:
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
+    check_s2_output_size(config, product, out)
     with tempfile.TemporaryDirectory(prefix="senprep-s2-", dir=out.parent) as tmp:
         product, steps = prepare_product(config, product, Path(tmp))
         plan = plan_s2(config, product, steps)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from sen_preproc import __version__
+from sen_preproc.archives import verify_whole_zip
 from sen_preproc.bands import VALID_BAND
 from sen_preproc.errors import GptError, OptionError, ProductError
 from sen_preproc.grid import RasterGrid, parse_aoi
@@ -144,13 +145,15 @@ def s1_graph_options(config: Any, output: Path) -> S1GraphOptions:
     The output CRS is the Python engine's (``--crs``, ``--like``'s, else the UTM zone of the
     scene centre), so both engines land in the same projection.
     """
-    from sen_preproc.sentinel1.chain import output_grid, resolve_dem_datum
+    from sen_preproc.sentinel1.chain import check_s1_output_size, output_grid, resolve_dem_datum
     from sen_preproc.sentinel1.product import open_product, read_metadata
 
     config.validate()
     product = open_product(config.product)
     pols = product.require_polarisations(config.polarisations or product.polarisations)
-    grid = output_grid(config, read_metadata(product, pols[0]))
+    metadata = read_metadata(product, pols[0])
+    grid = output_grid(config, metadata)
+    check_s1_output_size(config, grid, metadata, len(pols), Path(output))
     orbit_type = "Sentinel Precise (Auto Download)"
     if config.orbit_file is not None and "RESORB" in Path(config.orbit_file).name.upper():
         orbit_type = "Sentinel Restituted (Auto Download)"
@@ -202,6 +205,7 @@ def process_s1_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
 
     config.validate()
     product = open_product(config.product)
+    product.verify(product.require_polarisations(config.polarisations or product.polarisations))
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
@@ -281,7 +285,7 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
     ``--atmcor sen2cor``) in gpt; the ``valid`` band is derived from the scene classification
     exactly as the Python engine does."""
     from sen_preproc.bands import normalise_band
-    from sen_preproc.sentinel2.chain import default_output_name, output_tags
+    from sen_preproc.sentinel2.chain import check_s2_output_size, default_output_name, output_tags
     from sen_preproc.sentinel2.product import open_s2
 
     config.validate()
@@ -301,6 +305,9 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
+    check_s2_output_size(config, product, out)
+    if Path(config.product).is_file():  # gpt reads the zip itself: check every member first
+        verify_whole_zip(Path(config.product))
     install = find_gpt(snap.gpt)
     version = snap_version_for(snap, install)
     with _scratch(out) as scratch:
@@ -373,6 +380,7 @@ def render_graph(
         config.validate()
         target = (target or Path.cwd() / s1_name(open_product(config.product), config)).resolve()
         return render_s1(s1_graph_options(config, target), version), target
+    from sen_preproc.sentinel2.chain import check_s2_output_size
     from sen_preproc.sentinel2.chain import default_output_name as s2_name
     from sen_preproc.sentinel2.product import open_s2
 
@@ -380,6 +388,7 @@ def render_graph(
     s2 = open_s2(config.product)
     level = "L1C" if s2.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
     target = (target or Path.cwd() / s2_name(s2, config)).resolve()
+    check_s2_output_size(config, s2, target)
     return render_s2(s2_graph_options(config, target, level), version), target
 
 
