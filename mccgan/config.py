@@ -96,7 +96,7 @@ class TrainConfig:
         return out
 
     def validate(self) -> None:
-        """One clear line for the first bad value."""
+        """One clear line for the first bad value, naming its command-line option."""
         if not self.data:
             raise ConfigError("give at least one dataset with --data (a senprep split folder)")
         if self.model not in MODELS:
@@ -106,7 +106,7 @@ class TrainConfig:
                     "log_every_steps": self.log_every_steps}  # fmt: skip
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
         non_negative = {"epochs": self.epochs, "epochs_decay": self.epochs_decay,
                         "workers": self.workers, "seed": self.seed, "depth": self.depth,
                         "checkpoint_every_steps": self.checkpoint_every_steps,
@@ -115,22 +115,26 @@ class TrainConfig:
                         "limit_train_batches": self.limit_train_batches}  # fmt: skip
         for name, value in non_negative.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+                raise ConfigError(
+                    f"{option_name(name)} must be a non-negative integer, got {value!r}"
+                )
         for name in ("augment", "dropout", "residual", "deterministic", "resume", "overwrite"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{option_name(name)} must be true or false, got {getattr(self, name)!r}"
+                )
         if self.total_epochs < 1:
-            raise ConfigError("epochs + epochs_decay must be at least 1")
+            raise ConfigError("--epochs + --epochs-decay must be at least 1")
         if self.depth and not 5 <= self.depth <= 10:
-            raise ConfigError(f"depth must be 0 (auto) or 5..10, got {self.depth}")
+            raise ConfigError(f"--depth must be 0 (auto) or 5..10, got {self.depth}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1 and math.isfinite(self.lr)):
-            raise ConfigError(f"lr must be a learning rate in (0, 1), got {self.lr!r}")
+            raise ConfigError(f"--lr must be a learning rate in (0, 1), got {self.lr!r}")
         for name in ("beta1", "beta2"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
-                raise ConfigError(f"{name} must be within [0, 1), got {value!r}")
+                raise ConfigError(f"{option_name(name)} must be within [0, 1), got {value!r}")
         if not (isinstance(self.lambda_l1, (int, float)) and self.lambda_l1 >= 0):
-            raise ConfigError(f"lambda_l1 must be >= 0, got {self.lambda_l1!r}")
+            raise ConfigError(f"--lambda-l1 must be >= 0, got {self.lambda_l1!r}")
         choices = {"gan_mode": GAN_MODES, "norm": tuple(NORMS), "device": DEVICES,
                    "precision": PRECISIONS, "normalisation": NORMALISATIONS,
                    "strategy": STRATEGIES}  # fmt: skip
@@ -228,6 +232,19 @@ def build_config(cli_options: Mapping[str, Any], yaml_path: Path | None = None) 
         raise ConfigError(f"invalid configuration ({err})") from err
     config.validate()
     return config
+
+
+_OPTION_NAMES = {
+    "log_every_steps": "--log-every",
+    "checkpoint_every_steps": "--checkpoint-every",
+    "images_every_epochs": "--images-every",
+}
+
+
+def option_name(field_name: str) -> str:
+    """The command-line option of a config field (``epochs_decay`` -> ``--epochs-decay``);
+    the same key names the value in a ``--config`` YAML file."""
+    return _OPTION_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
 
 
 def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:

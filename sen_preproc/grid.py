@@ -96,12 +96,12 @@ def utm_crs_for(lon_deg: float, lat_deg: float) -> CRS:
     return CRS.from_epsg((32600 if lat_deg >= 0 else 32700) + zone)
 
 
-def parse_crs(text: str) -> CRS:
-    """Parse a user CRS (``EPSG:32633``, ``32633``, WKT or PROJ string)."""
+def parse_crs(text: str, option: str = "--crs") -> CRS:
+    """Parse a user CRS (``EPSG:32633``, ``32633``, WKT or PROJ string) given to ``option``."""
     try:
         return CRS.from_user_input(int(text) if text.strip().isdigit() else text)
     except Exception as err:  # rasterio raises CRSError, a few others on odd input
-        raise OptionError(f"invalid CRS {text!r} ({err}); use e.g. EPSG:32633") from err
+        raise OptionError(f"invalid {option} {text!r} ({err}); use e.g. EPSG:32633") from err
 
 
 def transform_geometry(
@@ -163,7 +163,7 @@ def crop_grid(
     if col0 >= col1 or row0 >= row1:
         raise GeometryError(
             f"the area of interest {tuple(round(v, 4) for v in geom.bounds)} does not intersect "
-            "the product footprint; check the AOI coordinates (lon/lat, WGS84)"
+            "the product footprint; check --aoi (lon/lat, WGS84, longitude first)"
         )
     return grid.window_grid(Window(col0, row0, col1 - col0, row1 - row0))
 
@@ -184,9 +184,9 @@ def parse_aoi(text: str) -> shapely.geometry.base.BaseGeometry:
         else:
             if not (minx < maxx and miny < maxy):
                 raise OptionError(
-                    f"invalid AOI bounds {candidate!r}: need minx<maxx and miny<maxy (lon/lat)"
+                    f"invalid --aoi bounds {candidate!r}: need minx<maxx and miny<maxy (lon/lat)"
                 )
-            return shapely.geometry.box(minx, miny, maxx, maxy)
+            return check_lonlat(shapely.geometry.box(minx, miny, maxx, maxy), candidate)
     path = Path(candidate)
     if candidate.lower().endswith((".json", ".geojson")) or path.is_file():
         try:
@@ -196,13 +196,33 @@ def parse_aoi(text: str) -> shapely.geometry.base.BaseGeometry:
         features = data.get("features") if isinstance(data, dict) else None
         geoms = [f["geometry"] for f in features] if features else [data.get("geometry", data)]
         try:
-            return shapely.ops.unary_union([shapely.geometry.shape(g) for g in geoms])
+            geometry = shapely.ops.unary_union([shapely.geometry.shape(g) for g in geoms])
         except Exception as err:
-            raise OptionError(f"AOI GeoJSON {candidate!r} has no valid geometry ({err})") from err
+            raise OptionError(f"--aoi GeoJSON {candidate!r} has no valid geometry ({err})") from err
+        return check_lonlat(geometry, candidate)
     try:
-        return shapely.wkt.loads(candidate)
+        geometry = shapely.wkt.loads(candidate)
     except Exception as err:
         raise OptionError(
-            f"cannot parse AOI {candidate!r}; give minx,miny,maxx,maxy in lon/lat, a WKT "
+            f"cannot parse --aoi {candidate!r}; give minx,miny,maxx,maxy in lon/lat, a WKT "
             "geometry or a GeoJSON file"
         ) from err
+    return check_lonlat(geometry, candidate)
+
+
+def check_lonlat(
+    geometry: shapely.geometry.base.BaseGeometry, text: str
+) -> shapely.geometry.base.BaseGeometry:
+    """Refuse an AOI that is empty or outside longitudes -180..180 / latitudes -90..90."""
+    if geometry.is_empty:
+        raise OptionError(f"--aoi {text!r} is an empty geometry; give an area in lon/lat")
+    west, south, east, north = geometry.bounds
+    if not all(math.isfinite(v) for v in geometry.bounds):
+        raise OptionError(f"--aoi {text!r} has non-finite coordinates; give lon/lat degrees")
+    if south < -90 or north > 90 or west < -180 or east > 180:
+        raise OptionError(
+            f"--aoi {text!r} is outside the globe (latitude {south:g}..{north:g}, longitude "
+            f"{west:g}..{east:g}); give WGS84 lon/lat with latitude within -90..90 and "
+            "longitude within -180..180 (x = longitude first)"
+        )
+    return geometry

@@ -178,8 +178,11 @@ def writing(path: Path) -> Iterator[None]:
     try:
         with native:
             yield
+    except OutputError as err:  # an inner writer's (e.g. a file in a folder being built)
+        reason = str(err).split(": ", 1)[-1]
+        raise OutputError(f"{path}: {reason}") from err
     except OSError as err:
-        if isinstance(err, RasterioIOError) or err.errno in _WRITE_ERRNOS:
+        if _is_write_failure(path, err, RasterioIOError):
             raise OutputError(f"{path}: {_write_failure(path, err)} (nothing was kept)") from err
         native.replay()
         held.release(logger)
@@ -258,16 +261,53 @@ class _HeldRecords(logging.Filter):
         self.records.clear()
 
 
-def _write_failure(path: Path, err: OSError) -> str:
+def _free_bytes(path: Path) -> int:
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        free = shutil.disk_usage(folder).free
+        return shutil.disk_usage(folder).free
     except OSError:
-        free = -1
+        return -1
+
+
+def _is_write_failure(path: Path, err: OSError, gdal_error: type[OSError]) -> bool:
+    """Whether ``err`` is the output failing to be written (not an input failing to be read
+    inside the same block): GDAL's errors when they speak of writing or space, or the disk
+    is full; a full disk, quota or size limit; a refused write under the output's folder."""
+    if isinstance(err, gdal_error):
+        text = str(err).lower()
+        return "writ" in text or "space" in text or 0 <= _free_bytes(path) < MIN_FREE_BYTES
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    if 0 <= _free_bytes(path) < MIN_FREE_BYTES:  # e.g. numpy's "N requested and M written"
+        return True
+    if err.errno in _WRITE_ERRNOS:
+        folder = (path.parent if str(path.parent) else Path(".")).resolve()
+        return err.filename is None or _inside(Path(str(err.filename)), folder)
+    return False
+
+
+def _file_size_limit() -> int | None:
+    """The soft RLIMIT_FSIZE in bytes, or None when unlimited (or unknown)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _write_failure(path: Path, err: OSError) -> str:
+    free = _free_bytes(path)
     if err.errno in (errno.ENOSPC, errno.EDQUOT) or 0 <= free < MIN_FREE_BYTES:
         return "the disk filled up while writing; free some space or choose another --out"
-    if err.errno == errno.EFBIG:
-        return "the file grew over the size this process may write (ulimit -f); raise the limit"
+    if err.errno == errno.EFBIG or _file_size_limit() is not None:
+        limit = _file_size_limit()
+        shown = f": {limit} bytes" if limit is not None else ""
+        return (
+            f"the file reached this process's file-size limit (ulimit -f{shown}); raise the "
+            "limit or write a smaller output"
+        )
     if err.errno in (errno.EROFS, errno.EACCES):
         return f"cannot write ({err.strerror}); choose another --out"
     detail = " ".join(str(err).split())[:160]

@@ -160,7 +160,7 @@ def target_grid(config: PairConfig, s1: RasterInfo, s2: RasterInfo) -> RasterGri
         return s2.grid
     if choice.lower() == "s1":
         return s1.grid
-    crs = parse_crs(choice)
+    crs = parse_crs(choice, "--grid")
     if config.resolution_m is None:
         raise OptionError(
             f"--grid {choice} needs --resolution (metres, or degrees for geographic CRSs)"

@@ -256,6 +256,7 @@ class ScratchStore:
         self.cols = cols
         self._arrays: dict[str, npt.NDArray[np.float32]] = {}
         self._path: Path | None = None
+        self._owner = owner
         self._ds: Any = None
         if rows * cols * 4 * len(self.names) <= max_memory_bytes:
             for name in self.names:
@@ -292,7 +293,8 @@ class ScratchStore:
             self._arrays[name][row : row + data.shape[0]] = data
         else:
             band = self.names.index(name) + 1
-            self._ds.write(data, band, window=Window(0, row, self.cols, data.shape[0]))
+            with writing(self._owner or self._path or Path("scratch")):
+                self._ds.write(data, band, window=Window(0, row, self.cols, data.shape[0]))
 
     def read(self, name: str, window: Window) -> npt.NDArray[np.float32]:
         """Read a window of image ``name``."""

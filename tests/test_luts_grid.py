@@ -145,9 +145,9 @@ def test_parse_aoi_forms(tmp_path: Path) -> None:
     assert parse_aoi(str(geojson)).bounds == (1, 2, 3, 4)
     with pytest.raises(OptionError, match="minx<maxx"):
         parse_aoi("3,2,1,4")
-    with pytest.raises(OptionError, match="cannot parse AOI"):
+    with pytest.raises(OptionError, match="cannot parse --aoi"):
         parse_aoi("not an aoi")
-    with pytest.raises(OptionError, match="invalid CRS"):
+    with pytest.raises(OptionError, match="invalid --crs"):
         parse_crs("EPSG:999999")
 
 

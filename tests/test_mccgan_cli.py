@@ -160,10 +160,10 @@ def vv_only_dataset(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--batch-size", "0"], "batch_size must be a positive integer, got 0"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
         (["--lr", "2"], "lr must be a learning rate in (0, 1), got 2.0"),
         (["--depth", "3"], "depth must be 0 (auto) or 5..10, got 3"),
-        (["--epochs", "0", "--epochs-decay", "0"], "epochs + epochs_decay must be at least 1"),
+        (["--epochs", "0", "--epochs-decay", "0"], "--epochs + --epochs-decay must be at least 1"),
         (["--gan-mode", "wgan"], "Invalid value for '--gan-mode'"),
     ],
 )

@@ -342,3 +342,19 @@ def test_l1c_warns_and_sen2cor_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert {"step": "atmospheric-correction", "tool": "sen2cor"} in json.loads(
         tags["PROCESSING_STEPS"]
     )
+
+
+@pytest.mark.shared
+def test_ssl4eo_l1c_folder_warns_toa_and_unmasked(shared_dir: Path, tmp_path: Path) -> None:
+    """An SSL4EO-S12 L1C band folder (s2c) got neither warning: it is Level-1C (top of
+    atmosphere) and has no SCL (clouds not masked); and Sen2Cor cannot run on it."""
+    folder = next((shared_dir / "fixtures" / "pairs" / "ssl4eo-s12" / "s2c").glob("*/*T43RCP"))
+    assert open_s2(folder).level == "L1C"
+    result = CliRunner().invoke(cli, ["s2", str(folder), "-o", str(tmp_path / "x.tif")])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("WARNING:")]
+    assert any("is Level-1C: writing top-of-atmosphere" in w for w in warnings), warnings
+    assert any("clouds are not masked" in w for w in warnings), warnings
+    code, output = run(["s2", str(folder), "--atmcor", "sen2cor", "-o", str(tmp_path / "y.tif")])
+    assert code == 1 and "Sen2Cor needs the Level-1C SAFE product" in output
+    assert not (tmp_path / "y.tif").exists()

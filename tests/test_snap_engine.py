@@ -275,10 +275,12 @@ def test_graph_command_writes_exact_chains(product: Path, tmp_path: Path) -> Non
     )
     assert code == 0, output
     assert operators(g.read_text()) == ["Read", "Resample", "Subset", "Reproject", "Write"]
+    for name in ("a.tif", "b.tif"):
+        (tmp_path / name).write_bytes(b"")
     code, output = run(
         [
-            "graph", "collocate", "--reference", "a.tif", "--secondary", "b.tif",
-            "--snap-version", "9", "--out", str(g), "--overwrite",
+            "graph", "collocate", "--reference", str(tmp_path / "a.tif"), "--secondary",
+            str(tmp_path / "b.tif"), "--snap-version", "9", "--out", str(g), "--overwrite",
         ]
     )  # fmt: skip
     assert code == 0, output
@@ -286,6 +288,193 @@ def test_graph_command_writes_exact_chains(product: Path, tmp_path: Path) -> Non
         n for n in ET.fromstring(g.read_text()).iter("node") if n.get("id") == "Collocate"
     )
     assert {e.tag for e in collocate.find("sources")} == {"master", "slave"}  # type: ignore[union-attr]
+
+
+def graph_params(xml_text: str, node_id: str) -> dict[str, str | None]:
+    node = ET.fromstring(xml_text).find(f"node[@id='{node_id}']")
+    assert node is not None, node_id
+    return {el.tag: el.text for el in node.find("parameters")}  # type: ignore[union-attr]
+
+
+def orbit_file(folder: Path, kind: str = "POEORB", hours: float = 1.0) -> Path:
+    """An ESA-named orbit file for SPEC covering its start +- ``hours``."""
+    from sen_preproc.testing.s1_factory import write_orbit_file
+
+    first, last = SPEC.start_time - timedelta(hours=hours), SPEC.start_time + timedelta(hours=1)
+    name = (
+        f"{SPEC.mission}_OPER_AUX_{kind}_OPOD_20220112T081000_"
+        f"V{first:%Y%m%dT%H%M%S}_{last:%Y%m%dT%H%M%S}.EOF"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_orbit_file(folder / name, SPEC, validity_start=first, validity_stop=last)
+
+
+def test_graph_s1_writes_every_path_absolute(
+    product: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gpt runs in another folder: a relative --dem, product, --target or --orbit-file is
+    written as the absolute path it names from the folder senprep ran in."""
+    import os
+
+    from sen_preproc.testing.s1_factory import write_dem
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    lon, lat, _ = product_geometry(SPEC).geolocate(np.array([0.0, 119.0]), np.array([0.0, 159.0]))
+    bounds = (lon.min() - 0.1, lat.min() - 0.1, lon.max() + 0.1, lat.max() + 0.1)
+    write_dem(tmp_path / "dem.tif", tuple(float(b) for b in bounds))  # type: ignore[arg-type]
+    eof = orbit_file(tmp_path / "orbits")
+    monkeypatch.chdir(tmp_path)
+    rel_product = os.path.relpath(product, tmp_path)
+    code, output = run(
+        [
+            "graph", "s1", rel_product, "--dem", "dem.tif", "--orbit-file",
+            f"orbits/{eof.name}", "--target", "out/s1.tif", "--snap-version", "10",
+            "--out", "g.xml",
+        ]
+    )  # fmt: skip
+    assert code == 0, output
+    xml = (tmp_path / "g.xml").read_text()
+    read, write = graph_params(xml, "Read"), graph_params(xml, "Write")
+    tc = graph_params(xml, "Terrain-Correction")
+    assert read["file"] == str(product.resolve() / "manifest.safe")
+    assert write["file"] == str((tmp_path / "out" / "s1.tif").resolve())
+    assert tc["externalDEMFile"] == str((tmp_path / "dem.tif").resolve())
+    assert tc["demName"] == "External DEM"
+    assert str(eof.resolve()) in xml  # the orbit file named in the graph's note
+    for path in (read["file"], write["file"], tc["externalDEMFile"]):
+        assert path is not None and Path(path).is_absolute(), path
+    # S2: the product path too
+    l2a = write_s2_product(tmp_path / "p", S2ProductSpec(size_10m_px=60, cloud_box_px=None))
+    rel_l2a = os.path.relpath(l2a, tmp_path)
+    code, output = run(["graph", "s2", rel_l2a, "--target", "s2.tif", "--out", "g2.xml"])
+    assert code == 0, output
+    xml = (tmp_path / "g2.xml").read_text()
+    assert graph_params(xml, "Read")["file"] == str(l2a.resolve())
+    assert graph_params(xml, "Write")["file"] == str((tmp_path / "s2.tif").resolve())
+
+
+def _subset_bands(xml_text: str) -> list[str]:
+    """Every band named in any sourceBands/bands parameter of the graph."""
+    bands: list[str] = []
+    for node in ET.fromstring(xml_text).iter("node"):
+        for tag in ("sourceBands", "bands"):
+            text = node.findtext(f"parameters/{tag}")
+            if text:
+                bands += text.split(",")
+    return bands
+
+
+def test_graph_s2_l1c_without_sen2cor_is_top_of_atmosphere(tmp_path: Path) -> None:
+    """An L1C without --atmcor sen2cor: no scene classification band (L1C has none), no
+    Sen2Cor, a warning; --atmcor sen2cor and an L2A still get the SCL band."""
+    spec = S2ProductSpec(level="L1C", size_10m_px=60, cloud_box_px=None)
+    l1c = write_s2_product(tmp_path / "l1c", spec)
+    g = tmp_path / "g.xml"
+    code, output = run(["graph", "s2", str(l1c), "--bands", "B2,B10,B8", "--out", str(g)])
+    assert code == 0, output
+    xml = g.read_text()
+    assert operators(xml) == ["Read", "Resample", "Subset", "Write"]
+    assert ET.fromstring(xml).get("id") == "s2_l1c_toa"
+    assert _subset_bands(xml) == ["B2", "B10", "B8"]
+    assert "quality_scene_classification" not in xml
+    assert "top-of-atmosphere" in output  # the warning (stderr)
+    code, output = run(
+        ["graph", "s2", str(l1c), "--atmcor", "sen2cor", "--out", str(g), "--overwrite"]
+    )
+    assert code == 0, output
+    xml = g.read_text()
+    assert operators(xml) == ["Read", "Sen2Cor 2.11.0", "Resample", "Subset", "Write"]
+    assert _subset_bands(xml) == ["B2", "B3", "B4", "B8", "quality_scene_classification"]
+    l2a = write_s2_product(tmp_path / "l2a", S2ProductSpec(size_10m_px=60, cloud_box_px=None))
+    code, output = run(["graph", "s2", str(l2a), "--out", str(g), "--overwrite"])
+    assert code == 0, output
+    assert _subset_bands(g.read_text())[-1] == "quality_scene_classification"
+
+
+def test_s2_snap_engine_l1c_top_of_atmosphere(gpt: Path, tmp_path: Path) -> None:
+    """The SNAP engine on an L1C without Sen2Cor: the graph asks for no SCL band, ``valid``
+    comes from no data alone (as in the Python engine), PROCESSING_LEVEL stays L1C."""
+    spec = S2ProductSpec(level="L1C", size_10m_px=60, cloud_box_px=None)
+    l1c = write_s2_product(tmp_path / "p", spec)
+    out = tmp_path / "s2.tif"
+    code, output = run(["s2", str(l1c), "--engine", "snap", "--gpt", str(gpt), "-o", str(out)])
+    assert code == 0, output
+    (call,) = records(tmp_path)
+    graph = str(call["graph"])
+    assert operators(graph) == ["Read", "Resample", "Subset", "Write"]
+    assert "quality_scene_classification" not in graph
+    with rasterio.open(out) as ds:
+        assert ds.descriptions == ("B2", "B3", "B4", "B8", "valid")
+        data = ds.read()
+        tags = ds.tags()
+    assert (data[4, 2:-2, 2:-2] == 1).all()  # no cloud mask: every pixel with data is valid
+    assert (data[4, 0] == 0).all() and (data[:4, 0] == 0).all()  # SNAP's 0: no data
+    assert tags["PROCESSING_LEVEL"] == "L1C" and float(tags["CLOUD_FRACTION"]) == 0.0
+    assert output.count("top-of-atmosphere") == 1  # one warning, as the Python engine's
+    assert "no scene classification band" not in output
+
+
+def test_graph_s1_orbit_file_is_named_not_ignored(
+    product: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SNAP's Apply-Orbit-File takes no file path: `graph s1 --orbit-file` renders the file's
+    orbit type with continueOnFail false, and a comment + warning say where to copy the file
+    (SNAP's auxdata orbit folder for the product's month); nothing is copied."""
+    from lxml import etree
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    g = tmp_path / "g.xml"
+    for kind, orbit_type in (
+        ("POEORB", "Sentinel Precise (Auto Download)"),
+        ("RESORB", "Sentinel Restituted (Auto Download)"),
+    ):
+        eof = orbit_file(tmp_path / kind, kind)
+        code, output = run(
+            ["graph", "s1", str(product), "--orbit-file", str(eof), "--out", str(g), "--overwrite"]
+        )
+        assert code == 0, output
+        xml = g.read_text()
+        orbit = graph_params(xml, "Apply-Orbit-File")
+        assert orbit == {"orbitType": orbit_type, "polyDegree": "3", "continueOnFail": "false"}
+        dest = (
+            home / ".snap" / "auxdata" / "Orbits" / "Sentinel-1" / kind / SPEC.mission
+            / SPEC.start_time.strftime("%Y") / SPEC.start_time.strftime("%m") / eof.name
+        )  # fmt: skip
+        root = etree.fromstring(xml.encode())
+        comments = [c.text or "" for c in root.itersiblings(preceding=True)]
+        note = next(c for c in comments if "Apply-Orbit-File" in c)
+        assert str(eof) in note and str(dest) in note and "continueOnFail is false" in note
+        warning = next(line for line in output.splitlines() if "WARNING" in line)
+        assert str(eof) in warning and str(dest) in warning  # the same, as a warning
+        assert not dest.exists()  # the graph may run elsewhere: nothing placed
+    # an orbit file that does not cover the acquisition, or is missing, is refused
+    late = orbit_file(tmp_path / "late", hours=-0.5)
+    for bad in (late, tmp_path / "none" / eof.name):
+        code, output = run(
+            ["graph", "s1", str(product), "--orbit-file", str(bad), "--out", str(g), "--overwrite"]
+        )
+        assert code == 1 and bad.name in output, output
+
+
+def test_graph_collocate_refuses_missing_inputs(tmp_path: Path) -> None:
+    present = tmp_path / "s1.tif"
+    present.write_bytes(b"")
+    missing = tmp_path / "no such" / "s2.tif"
+    g = tmp_path / "g.xml"
+    for reference, secondary, role in (
+        (missing, present, "reference"),
+        (present, missing, "secondary"),
+    ):
+        code, output = run(
+            ["graph", "collocate", "--reference", str(reference), "--secondary", str(secondary),
+             "--snap-version", "10", "--out", str(g)]
+        )  # fmt: skip
+        assert code == 1, output
+        lines = output.strip().splitlines()
+        assert len(lines) == 1 and str(missing) in lines[0] and f"--{role}" in lines[0]
+        assert "existing product" in lines[0]
+        assert not g.exists()
 
 
 def test_doctor_command(gpt: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -141,6 +141,13 @@ def test_template_operator_chains() -> None:
         "Reproject",
         "Write",
     ]
+    assert load_template("s2_l1c_toa").operators() == [
+        "Read",
+        "Resample",
+        "Subset",
+        "Reproject",
+        "Write",
+    ]
     assert load_template("collocate").operators() == ["Read", "Read", "Collocate", "Write"]
 
 
@@ -493,6 +500,110 @@ def test_s2_band_names_and_reprojection() -> None:
     l1c = render_s2(replace(opts, level="L1C", resolution_m=30.0), V10)
     assert params(l1c, "Sen2Cor") == {"resolution": "20"}
     assert params(l1c, "Resample")["targetResolution"] == "30"
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=str)
+def test_s2_l1c_top_of_atmosphere_has_no_scene_classification(version: SnapVersion) -> None:
+    """An L1C without Sen2Cor (level L1C-TOA): the bands asked for (B10 included), never the
+    SCL band an L1C lacks; the L2A and Sen2Cor graphs keep it."""
+    opts = S2GraphOptions(Path("/s2/l1c.SAFE"), Path("/o/s2.tif"), render_mod.S2_LEVEL_TOA)
+    r = render_s2(replace(opts, bands=("B02", "B10", "b8a"), aoi_wkt=AOI), version)
+    check_rendered(r, version, ["Read", "Resample", "Subset", "Write"])
+    assert r.graph.graph_id == "s2_l1c_toa"
+    assert params(r, "Subset")["sourceBands"] == "B2,B10,B8A"
+    assert render_mod.S2_SCENE_CLASSIFICATION_BAND not in r.concrete_xml()
+    assert not any(op.startswith("Sen2Cor") for op in r.operators())
+    for level in (render_mod.S2_LEVEL_L2A, render_mod.S2_LEVEL_SEN2COR):
+        bands = params(render_s2(replace(opts, level=level), version), "Subset")["sourceBands"]
+        assert bands.split(",")[-1] == render_mod.S2_SCENE_CLASSIFICATION_BAND
+    with pytest.raises(OptionError, match="'B10' is not a Sentinel-2 L2A band"):
+        render_s2(replace(opts, level="L2A", bands=("B10",)), version)
+
+
+def test_s2_level_choice_is_one_rule() -> None:
+    from sen_preproc.snap.engine import s2_graph_level
+
+    assert s2_graph_level("L1C", "none") == render_mod.S2_LEVEL_TOA
+    assert s2_graph_level("L1C", "sen2cor") == render_mod.S2_LEVEL_SEN2COR
+    assert s2_graph_level("L2A", "none") == s2_graph_level("L2A", "sen2cor") == "L2A"
+
+
+ORBIT_PRECISE = "Sentinel Precise (Auto Download)"
+EOF_NAME = "S1A_OPER_AUX_{kind}_OPOD_20210208T121706_V20210118T225942_20210120T005942.EOF"
+
+
+@pytest.mark.parametrize(
+    ("kind", "orbit_type"),
+    [("POEORB", "Sentinel Precise (Auto Download)"), ("RESORB", "Sentinel Restituted (Auto Download)")],
+)  # fmt: skip
+def test_s1_orbit_file_type_continue_and_note(kind: str, orbit_type: str) -> None:
+    """An orbit file cannot be passed to Apply-Orbit-File: its kind picks orbitType,
+    continueOnFail is false and a comment says where SNAP looks for it."""
+    from lxml import etree
+
+    eof = Path(f"/orbits/{EOF_NAME.format(kind=kind)}")
+    dest = Path(f"/aux/Orbits/Sentinel-1/{kind}/S1A/2021/01/{eof.name}")
+    r = render_s1(s1(orbit_file=eof, orbit_destination=dest), V10)
+    assert params(r, "Apply-Orbit-File") == {
+        "orbitType": orbit_type,
+        "polyDegree": "3",
+        "continueOnFail": "false",
+    }
+    (note,) = r.notes
+    root = etree.fromstring(r.concrete_xml().encode())
+    comments = [c.text for c in root.itersiblings(preceding=True)]
+    assert comments == [f" {note} "]
+    assert str(eof) in note and str(dest) in note and "continueOnFail is false" in note
+    generic = render_s1(s1(orbit_file=eof), V10).notes[0]
+    assert f"<AuxDataPath>/Orbits/Sentinel-1/{kind}/S1A/<YYYY>/<MM>/{eof.name}" in generic
+    assert render_s1(s1(), V10).notes == ()  # no file: no note, the default type
+    assert params(render_s1(s1(), V10), "Apply-Orbit-File")["orbitType"] == ORBIT_PRECISE
+
+
+def test_s1_orbit_file_refusals() -> None:
+    from sen_preproc.errors import OrbitError
+
+    resorb = Path("/o") / EOF_NAME.format(kind="RESORB")
+    with pytest.raises(OptionError, match="does not match the RESORB orbit file"):
+        render_s1(s1(orbit_file=resorb, orbit_type=ORBIT_PRECISE), V10)
+    with pytest.raises(OptionError, match="continueOnFail with the orbit file"):
+        render_s1(s1(orbit_file=resorb, orbit_continue_on_fail=True), V10)
+    with pytest.raises(OrbitError, match="not a Sentinel-1 orbit file name"):
+        render_s1(s1(orbit_file=Path("/o/orbit.EOF")), V10)
+
+
+def test_relative_paths_are_written_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gpt runs in another folder: the renderer writes every file path absolute."""
+    monkeypatch.chdir(tmp_path)
+    eof = Path(EOF_NAME.format(kind="POEORB"))
+    r = render_s1(
+        S1GraphOptions(Path("in.zip"), Path("o/s1.tif"), dem=Path("dem.tif"), orbit_file=eof), V10
+    )
+    assert params(r, "Read")["file"] == str(tmp_path / "in.zip")
+    assert params(r, "Write")["file"] == str(tmp_path / "o" / "s1.tif")
+    assert params(r, "Terrain-Correction")["externalDEMFile"] == str(tmp_path / "dem.tif")
+    assert str(tmp_path / eof) in r.notes[0]
+    r2 = render_s2(S2GraphOptions(Path("p.SAFE"), Path("s2.tif"), "L2A"), V10)
+    assert params(r2, "Read")["file"] == str(tmp_path / "p.SAFE")
+    assert params(r2, "Write")["file"] == str(tmp_path / "s2.tif")
+    rc = render_collocate(CollocateOptions(Path("a.tif"), Path("b.tif"), Path("c.tif")), V10)
+    assert [params(rc, n)["file"] for n in ("ReadReference", "ReadSecondary", "Write")] == [
+        str(tmp_path / n) for n in ("a.tif", "b.tif", "c.tif")
+    ]
+
+
+def test_xml_comment_cannot_break_out_or_be_substituted() -> None:
+    from sen_preproc.snap.graph import xml_comment
+
+    text = "a -- b --> c $input ${output} d-"
+    comment = xml_comment(text)
+    root = ET.fromstring(f"<r>{comment}</r>")  # well-formed
+    assert root.tag == "r" and "--" not in comment[4:-3] and "$" not in comment
+    assert comment.startswith("<!-- ") and comment.endswith(" -->")
+    with pytest.raises(GraphError, match="XML cannot carry"):
+        xml_comment("a\x01")
 
 
 @pytest.mark.parametrize(

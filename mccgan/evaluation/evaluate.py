@@ -47,7 +47,7 @@ from mccgan.evaluation.scene import (
     unit_factor,
 )
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
-from sen_preproc.outputs import check_output_folder
+from sen_preproc.outputs import check_output_folder, writing
 from sen_preproc.progress import NO_PROGRESS, Progress
 
 LOGGER = logging.getLogger(__name__)
@@ -397,59 +397,65 @@ def _write_report(
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir()
     try:
-        if figures is not None:
-            report.figures = figures(temp, report)
-        document = {
-            "format": FORMAT,
-            "format_version": 1,
-            "mccgan_version": __version__,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "unit": report.unit,
-            "data_range": report.data_range,
-            "psnr": f"10 log10(peak^2 / MSE), peak = {report.data_range:g} ({report.unit})",
-            "r2": "1 - SS_res / SS_tot (coefficient of determination against the truth)",
-            "kge": "Kling-Gupta efficiency (Gupta et al. 2009)",
-            "ssim": "Wang et al. 2004, Gaussian window sigma 1.5 (11 px), K1 0.01, K2 0.03",
-            "bands": list(report.bands),
-            "inputs": report.inputs,
-            "scores": {
-                region: {
-                    label: {
-                        band: {m: _json_value(s) for m, s in metrics.items()}
-                        for band, metrics in by_band.items()
+        with writing(out):
+            if figures is not None:
+                report.figures = figures(temp, report)
+            document = {
+                "format": FORMAT,
+                "format_version": 1,
+                "mccgan_version": __version__,
+                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "unit": report.unit,
+                "data_range": report.data_range,
+                "psnr": f"10 log10(peak^2 / MSE), peak = {report.data_range:g} ({report.unit})",
+                "r2": "1 - SS_res / SS_tot (coefficient of determination against the truth)",
+                "kge": "Kling-Gupta efficiency (Gupta et al. 2009)",
+                "ssim": "Wang et al. 2004, Gaussian window sigma 1.5 (11 px), K1 0.01, K2 0.03",
+                "bands": list(report.bands),
+                "inputs": report.inputs,
+                "scores": {
+                    region: {
+                        label: {
+                            band: {m: _json_value(s) for m, s in metrics.items()}
+                            for band, metrics in by_band.items()
+                        }
+                        for label, by_band in by_label.items()
                     }
-                    for label, by_band in by_label.items()
-                }
-                for region, by_label in report.scores.items()
-            },
-            "uncertainty": report.uncertainty,
-            "notes": report.notes,
-            "figures": report.figures,
-        }
-        (temp / "metrics.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-        with open(temp / "metrics.csv", "w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(["region", "method", "band", "metric", "value"])
-            for region, by_label in report.scores.items():
-                for label, by_band in by_label.items():
-                    for band, metrics in by_band.items():
-                        for metric, score in metrics.items():
-                            value = _json_value(score)
-                            writer.writerow(
-                                [region, label, band, metric, "" if value is None else value]
-                            )
-        header = (f"# Evaluation\n\nUnit: {report.unit}; PSNR peak {report.data_range:g}; "
-                  f"truth {report.inputs.get('truth', '')}\n\n")  # fmt: skip
-        notes = "".join(f"- {n}\n" for n in report.notes) + _uncertainty_lines(report)
-        pictures = "".join(f"![{Path(f).stem}]({f})\n" for f in report.figures)
-        text = (
-            header + markdown_tables(report) + (f"Notes:\n\n{notes}\n" if notes else "") + pictures
-        )
-        (temp / "metrics.md").write_text(text)
-        os.chmod(temp, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        temp.rename(out)
+                    for region, by_label in report.scores.items()
+                },
+                "uncertainty": report.uncertainty,
+                "notes": report.notes,
+                "figures": report.figures,
+            }
+            (temp / "metrics.json").write_text(
+                json.dumps(document, indent=2, allow_nan=False) + "\n"
+            )
+            with open(temp / "metrics.csv", "w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["region", "method", "band", "metric", "value"])
+                for region, by_label in report.scores.items():
+                    for label, by_band in by_label.items():
+                        for band, metrics in by_band.items():
+                            for metric, score in metrics.items():
+                                value = _json_value(score)
+                                writer.writerow(
+                                    [region, label, band, metric, "" if value is None else value]
+                                )
+            header = (f"# Evaluation\n\nUnit: {report.unit}; PSNR peak {report.data_range:g}; "
+                      f"truth {report.inputs.get('truth', '')}\n\n")  # fmt: skip
+            notes = "".join(f"- {n}\n" for n in report.notes) + _uncertainty_lines(report)
+            pictures = "".join(f"![{Path(f).stem}]({f})\n" for f in report.figures)
+            text = (
+                header
+                + markdown_tables(report)
+                + (f"Notes:\n\n{notes}\n" if notes else "")
+                + pictures
+            )
+            (temp / "metrics.md").write_text(text)
+            os.chmod(temp, 0o755)
+            if out.exists():
+                shutil.rmtree(out)
+            temp.rename(out)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

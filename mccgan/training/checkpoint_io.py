@@ -9,6 +9,7 @@ never seen half-written, and a failure leaves no temporary file.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
+from sen_preproc.outputs import writing
 
 
 class StreamingCheckpointIO(TorchCheckpointIO):
@@ -38,8 +40,12 @@ def save_atomically(document: Any, path: Path) -> Path:
     remove_stale_temporaries(path)
     tmp = temporary_path(path, "part")
     try:
-        torch.save(document, tmp)
-        os.replace(tmp, path)
+        with writing(path):
+            try:
+                torch.save(document, tmp)
+            except RuntimeError as err:  # torch's writer reports a full disk as RuntimeError
+                raise OSError(errno.EIO, f"torch.save failed ({err})", str(tmp)) from err
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -93,8 +93,10 @@ def load_model(
             f"{path}: no such model file; give the model.pt of an mccgan run"
         ) from err
     except Exception as err:  # torch raises many types for a file that is not a checkpoint
+        first = " ".join(str(err).split()).split(". ")[0][:160]
         raise CheckpointError(
-            f"{path}: not a readable model file ({type(err).__name__}: {err})"
+            f"{path}: not a readable model file ({type(err).__name__}: {first}); give the "
+            "model.pt that mccgan train wrote"
         ) from err
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an mccgan model file; export one with mccgan train")
@@ -104,7 +106,22 @@ def load_model(
             f"{path}: model format {version} is newer than this mccgan reads ({FORMAT_VERSION}); "
             "upgrade mccgan"
         )
+    try:
+        return _build_generator(path, document, target_bands)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # incomplete or inconsistent
+        raise CheckpointError(
+            f"{path}: the model file is incomplete or inconsistent ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:160]}); export it again with mccgan train"
+        ) from err
+
+
+def _build_generator(
+    path: Path, document: dict[str, Any], target_bands: Sequence[str] | None
+) -> tuple[nn.Module, dict[str, Any]]:
+    from mccgan.data import Normalisation
+
     state = document["state_dict"]
+    Normalisation.from_dict(document["normalisation"])  # readable before any input is read
     if weights_checksum(state) != document.get("checksum"):
         raise CheckpointError(
             f"{path}: the weights do not match their checksum; the file is damaged: export it again"

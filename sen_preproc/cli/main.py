@@ -433,18 +433,13 @@ def graph_collocate_command(
     verbose: int,
 ) -> None:
     """S1/S2 collocation: the secondary resampled onto the reference grid (SNAP's Collocate)."""
-    from sen_preproc.snap.engine import write_graph_file
-    from sen_preproc.snap.render import CollocateOptions, render_collocate
+    from sen_preproc.snap.engine import collocate_options, write_graph_file
+    from sen_preproc.snap.render import render_collocate
 
     _setup_logging(verbose, verbose == 0)
     target = target or Path.cwd() / "collocated.tif"
+    options = collocate_options(reference, secondary, target, resampling)
     version = _graph_version(snap_version, gpt)
-    options = CollocateOptions(
-        reference=reference.resolve(),
-        secondary=secondary.resolve(),
-        output=target.resolve(),
-        resampling=resampling,
-    )
     rendered = render_collocate(options, version)
     click.echo(
         str(write_graph_file(rendered, out, overwrite=overwrite, inputs=(reference, secondary)))

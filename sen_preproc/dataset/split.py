@@ -52,7 +52,7 @@ from sen_preproc.dataset.tiling import (
 from sen_preproc.errors import GeometryError, OptionError
 from sen_preproc.grid import RasterGrid, parse_aoi, transform_geometry
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
-from sen_preproc.outputs import check_output_folder
+from sen_preproc.outputs import check_output_folder, writing
 from sen_preproc.progress import NO_PROGRESS, Progress, track
 
 LOGGER = logging.getLogger(__name__)
@@ -129,12 +129,20 @@ def _test_box(test_area: str | None, grid: RasterGrid) -> tuple[float, float, fl
         return None
     local = transform_geometry(parse_aoi(test_area), CRS.from_epsg(4326), grid.crs)
     window = from_bounds(*local.bounds, transform=grid.transform)
-    return (
+    box = (
         window.col_off,
         window.row_off,
         window.col_off + window.width,
         window.row_off + window.height,
     )
+    inside = (max(box[0], 0), max(box[1], 0), min(box[2], grid.width), min(box[3], grid.height))
+    if inside[0] >= inside[2] or inside[1] >= inside[3]:
+        raise OptionError(
+            f"--test-area {test_area!r} lies outside the pairs (their area is "
+            f"{tuple(round(v) for v in grid.bounds)} in {grid.crs.to_string()}); give a test "
+            "area inside the scene (lon/lat)"
+        )
+    return box
 
 
 def plan_split(config: SplitConfig) -> SplitPlan:
@@ -404,16 +412,17 @@ def build_dataset(config: SplitConfig, progress: Progress = NO_PROGRESS) -> Data
     tmp = temporary_path(config.out, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        written = write_samples(plan, config, tmp, progress)
-        if not written.records:
-            raise GeometryError(
-                f"{config.ref}: no patch passed --max-invalid {config.max_invalid} "
-                f"({written.skipped_invalid} skipped as cloudy/invalid); raise --max-invalid "
-                "or use clearer dates"
-            )
-        document, stats = summarise(plan, config, written)
-        schema.write_dataset_files(tmp, document, written.records, stats)
-        _publish(tmp, config.out)
+        with writing(config.out):
+            written = write_samples(plan, config, tmp, progress)
+            if not written.records:
+                raise GeometryError(
+                    f"{config.ref}: no patch passed --max-invalid {config.max_invalid} "
+                    f"({written.skipped_invalid} skipped as cloudy/invalid); raise --max-invalid "
+                    "or use clearer dates"
+                )
+            document, stats = summarise(plan, config, written)
+            schema.write_dataset_files(tmp, document, written.records, stats)
+            _publish(tmp, config.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

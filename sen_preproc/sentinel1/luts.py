@@ -44,6 +44,8 @@ class LutGrid:
     def __post_init__(self) -> None:
         if len(self.lines) == 0:
             raise ProductError(f"{self.name}: the LUT has no vectors")
+        if np.any(np.diff(self.lines) <= 0):
+            raise ProductError(f"{self.name}: the LUT's vector lines are not strictly increasing")
         if len(self.pixels) != len(self.lines) or len(self.values) != len(self.lines):
             raise ProductError(f"{self.name}: inconsistent LUT vector counts")
         for pix, val in zip(self.pixels, self.values, strict=True):

@@ -611,6 +611,14 @@ _PARSE_ERRORS = (
 )
 
 
+def _dataset_errors() -> tuple[type[Exception], ...]:
+    """What xarray-sentinel raises for inconsistent files: pandas for repeated or overflowing
+    times (a non-unique index), its own ``assert`` on the structure it expects."""
+    import pandas.errors
+
+    return (pandas.errors.InvalidIndexError, OverflowError, AssertionError)
+
+
 @contextmanager
 def _parsing(product: S1Product, member: str) -> Iterator[None]:
     """Parse one of ``product``'s XML files: any failure is one ProductError naming it."""
@@ -623,7 +631,9 @@ def _parsing(product: S1Product, member: str) -> Iterator[None]:
         raise ProductError(
             f"{product.path}: {name}: {err}; the product is damaged: download it again"
         ) from err
-    except _PARSE_ERRORS as err:
+    except Exception as err:
+        if not isinstance(err, (*_PARSE_ERRORS, *_dataset_errors())):
+            raise  # not a parse failure: a bug, with its traceback
         detail = " ".join(str(err).split())[:200]
         raise ProductError(
             f"{product.path}: cannot parse {name} ({type(err).__name__}: {detail}); the file "
@@ -665,15 +675,22 @@ def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
                 f"{product.path}: annotation lacks {name}; the product is damaged or not a "
                 "Sentinel-1 Level-1 product"
             )
-        value = float(text)
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
         if not math.isfinite(value):
-            raise ProductError(f"{name} is {text!r}, not a finite number")
+            raise ProductError(f"{name} is {text!r}, not a number")
         return value
 
     def time(name: str) -> np.datetime64:
-        value = np.datetime64(_text(annotation, name) or "NaT", "ns")
+        text = _text(annotation, name)
+        try:
+            value = np.datetime64(text or "NaT", "ns")
+        except ValueError:
+            raise ProductError(f"{name} is {text!r}, not a time") from None
         if np.isnat(value):
-            raise ProductError(f"{name} is missing or not a time")
+            raise ProductError(f"{name} is {text!r}, not a time")
         return value
 
     info = ImageInfo(

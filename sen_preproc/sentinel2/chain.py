@@ -35,7 +35,7 @@ from rasterio.warp import reproject
 from sen_preproc import __version__
 from sen_preproc.archives import verify_gdal_paths
 from sen_preproc.bands import VALID_BAND, normalise_band
-from sen_preproc.errors import OptionError
+from sen_preproc.errors import GeometryError, OptionError
 from sen_preproc.grid import RasterGrid, crop_grid, grid_from_bounds, parse_aoi, parse_crs
 from sen_preproc.outputs import resolve_output
 from sen_preproc.progress import NO_PROGRESS, Progress, track
@@ -159,7 +159,10 @@ def output_grid(config: S2Config, product: S2Input, bands: tuple[str, ...]) -> R
                     height=max(int(math.ceil(ds.height / factor - 1e-9)), 1),
                 )
     if config.aoi:
-        grid = crop_grid(grid, parse_aoi(config.aoi), CRS.from_epsg(4326))
+        try:
+            grid = crop_grid(grid, parse_aoi(config.aoi), CRS.from_epsg(4326))
+        except GeometryError as err:
+            raise GeometryError(f"{product.path}: {err}") from err
     return grid
 
 
@@ -238,6 +241,12 @@ def prepare_product(
         {"step": "read", "product": product.product_id, "kind": product.kind}
     ]
     if product.level == "L1C":
+        if config.atmcor == "sen2cor" and product.kind != "safe":
+            raise OptionError(
+                f"{product.path}: Sen2Cor needs the Level-1C SAFE product, not a {product.kind} "
+                "of band GeoTIFFs; give the SAFE, or leave out --atmcor sen2cor for top-of-"
+                "atmosphere reflectance"
+            )
         if config.atmcor == "sen2cor":
             product = open_s2(run_sen2cor(product.path, scratch))
             steps.append({"step": "atmospheric-correction", "tool": "sen2cor"})
@@ -261,8 +270,12 @@ def plan_s2(config: S2Config, product: S2Input, steps: list[dict[str, Any]]) -> 
     if product.scl:
         res = min(product.scl, key=lambda r: abs(r - config.resolution_m))
         scl_file = BandFile(product.scl[res], res)
-    elif product.level == "L2A" and product.kind == "safe":
-        LOGGER.warning("%s has no SCL band: clouds are not masked", product.path)
+    else:
+        LOGGER.warning(
+            "%s has no scene classification (SCL): clouds are not masked (the valid band marks "
+            "no-data only)",
+            product.path,
+        )
     steps = [
         *steps,
         {

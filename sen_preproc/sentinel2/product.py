@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -187,12 +188,27 @@ def _parse_safe(src: Path, read: Any, names: list[str], prefix: str, gdal_prefix
     level = "L2A" if "MSIL2A" in mtd_name else "L1C"
     safe_dir = mtd_name.rpartition("/")[0]
     baseline = _xml_text(root, "PROCESSING_BASELINE")
-    if level == "L2A":
-        quant = float(_xml_text(root, "BOA_QUANTIFICATION_VALUE") or 10000)
-        offset_tag = "BOA_ADD_OFFSET"
-    else:
-        quant = float(_xml_text(root, "QUANTIFICATION_VALUE") or 10000)
-        offset_tag = "RADIO_ADD_OFFSET"
+
+    def number(text: str, name: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ProductError(
+                f"{src}: {mtd_name.rpartition('/')[2]} has {name} {text!r}, not a number; the "
+                "metadata is damaged: download the product again"
+            )
+        return value
+
+    quant_tag = "BOA_QUANTIFICATION_VALUE" if level == "L2A" else "QUANTIFICATION_VALUE"
+    quant = number(_xml_text(root, quant_tag) or "10000", quant_tag)
+    if quant <= 0:
+        raise ProductError(
+            f"{src}: {quant_tag} is {quant:g}; it must be positive (10000 in ESA products): "
+            "download the product again"
+        )
+    offset_tag = "BOA_ADD_OFFSET" if level == "L2A" else "RADIO_ADD_OFFSET"
     band_ids = {
         str(e.get("bandId")): _product_band(str(e.get("physicalBand")), src)
         for e in root.xpath(".//*[local-name()='Spectral_Information']")
@@ -201,7 +217,7 @@ def _parse_safe(src: Path, read: Any, names: list[str], prefix: str, gdal_prefix
     for element in root.xpath(f".//*[local-name()='{offset_tag}']"):
         band = band_ids.get(str(element.get("band_id")))
         if band:
-            offsets[band] = float(str(element.text).strip())
+            offsets[band] = number(str(element.text).strip(), offset_tag)
     name_set = set(names)
     bands: dict[str, list[BandFile]] = {}
     scl: dict[float, str] = {}
@@ -249,7 +265,7 @@ def _parse_safe(src: Path, read: Any, names: list[str], prefix: str, gdal_prefix
         offsets=offsets,
         quantification=quant,
         scl=scl,
-        cloud_cover_percent=float(cloud) if cloud else None,
+        cloud_cover_percent=number(cloud, "Cloud_Coverage_Assessment") if cloud else None,
         listed_bands=tuple(dict.fromkeys(listed)),
         tile=tile.group(1) if tile else "",
         listed_resolutions={b: tuple(sorted(r)) for b, r in listed_res.items()},
@@ -290,6 +306,15 @@ def _folder_metadata(folder: Path) -> dict[str, Any]:
         if isinstance(data, dict):
             return data
     return {}
+
+
+def _folder_level(metadata_text: str, name: str) -> str:
+    """Processing level of a band folder from its metadata (GEE/SSL4EO JSON) or name."""
+    if "L2A" in metadata_text or "MSIL2A" in name:
+        return "L2A"
+    if re.search(r"L1C|MSIL1C", metadata_text) or "MSIL1C" in name:
+        return "L1C"
+    return "unknown"
 
 
 def _resolution(path: str, band: str | None = None) -> float:
@@ -351,15 +376,25 @@ def _open_band_folder(folder: Path) -> S2Input:
         path=folder,
         kind="folder",
         product_id=product_id,
-        level="L2A" if "L2A" in text or "MSIL2A" in folder.name else "unknown",
+        level=_folder_level(text, folder.name),
         mission=product_id[:3] if product_id.startswith("S2") else "",
         sensing_time=_sensing_time(meta, product_id),
         processing_baseline=baseline,
         bands=bands,
         offsets={b: offset for b in S2_BANDS},
         scl=scl,
-        cloud_cover_percent=float(cloud) if cloud is not None else None,
+        cloud_cover_percent=_float_or_none(cloud),
     )
+
+
+def _float_or_none(value: Any) -> float | None:
+    """A metadata number (e.g. GEE's CLOUDY_PIXEL_PERCENTAGE); None when absent or not one:
+    it is informative only."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _open_multiband(path: Path) -> S2Input:

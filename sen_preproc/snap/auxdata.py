@@ -142,6 +142,48 @@ def _months(start: datetime, stop: datetime) -> list[tuple[int, int]]:
     return months
 
 
+def _check_covers(src: Path, info: OrbitFileName, acquisition_time: datetime) -> None:
+    if not info.validity_start <= acquisition_time <= info.validity_stop:
+        raise OrbitError(
+            f"{src}: validity {info.validity_start} – {info.validity_stop} does not cover "
+            f"the acquisition {acquisition_time}; pass the orbit file of that day"
+        )
+
+
+def orbit_file_destination(
+    eof: Path,
+    acquisition_time: datetime,
+    auxdata_dir: Path | None = None,
+    *,
+    home: Path | None = None,
+) -> Path:
+    """Where SNAP's Apply-Orbit-File looks for ``eof`` when it processes a product that starts
+    at ``acquisition_time``: ``<orbits>/<S1A|S1B|S1C>/<YYYY>/<MM>/<name>`` (the path
+    :func:`place_orbit_file` copies it to). Nothing is copied or created.
+
+    Parameters
+    ----------
+    eof : Path
+        An ESA-named orbit file (``S1x_OPER_AUX_POEORB|RESORB_OPOD_...EOF[.zip]``).
+    acquisition_time : datetime
+        Start of the product (naive UTC); must lie within the file's validity.
+    auxdata_dir : Path, optional
+        SNAP's auxdata folder; default as :func:`s1_orbit_dir` finds it.
+    home : Path, optional
+        User home (tests).
+
+    Raises
+    ------
+    OrbitError
+        When the name is not an ESA orbit file name or its validity misses the acquisition.
+    """
+    src = Path(eof).expanduser()
+    info = parse_orbit_file_name(src.name)
+    _check_covers(src, info, acquisition_time)
+    folder = s1_orbit_dir(info.kind, auxdata_dir, home=home) / info.mission
+    return folder / f"{acquisition_time.year:04d}" / f"{acquisition_time.month:02d}" / src.name
+
+
 def place_orbit_file(
     eof: Path,
     auxdata_dir: Path | None = None,
@@ -196,11 +238,7 @@ def place_orbit_file(
                 "download the file again"
             )
     if acquisition_time is not None:
-        if not info.validity_start <= acquisition_time <= info.validity_stop:
-            raise OrbitError(
-                f"{src}: validity {info.validity_start} – {info.validity_stop} does not cover "
-                f"the acquisition {acquisition_time}; pass the orbit file of that day"
-            )
+        _check_covers(src, info, acquisition_time)
         months = [(acquisition_time.year, acquisition_time.month)]
         primary = months[0]
     else:

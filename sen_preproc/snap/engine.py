@@ -28,7 +28,7 @@ import numpy as np
 from sen_preproc import __version__
 from sen_preproc.archives import verify_whole_zip
 from sen_preproc.bands import VALID_BAND
-from sen_preproc.errors import GptError, OptionError, ProductError
+from sen_preproc.errors import GptError, MissingDataError, OptionError, OrbitError, ProductError
 from sen_preproc.grid import RasterGrid, parse_aoi
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import GRAPH_HEADER, check_output_file, resolve_output
@@ -39,11 +39,15 @@ from sen_preproc.raster_io import (
     read_grid,
 )
 from sen_preproc.snap import gpt as gpt_runner
-from sen_preproc.snap.auxdata import place_orbit_file
+from sen_preproc.snap.auxdata import orbit_file_destination, place_orbit_file
 from sen_preproc.snap.catalogue import Catalogue, catalogue_for
 from sen_preproc.snap.graph import intermediate_paths, split_graph
 from sen_preproc.snap.install import GptInstall, find_gpt
 from sen_preproc.snap.render import (
+    S2_LEVEL_L2A,
+    S2_LEVEL_SEN2COR,
+    S2_LEVEL_TOA,
+    CollocateOptions,
     RenderedGraph,
     S1GraphOptions,
     S2GraphOptions,
@@ -143,7 +147,14 @@ def s1_graph_options(config: Any, output: Path) -> S1GraphOptions:
     """The S1 graph for an :class:`sen_preproc.s1.S1Config` (same choices as the Python engine).
 
     The output CRS is the Python engine's (``--crs``, ``--like``'s, else the UTM zone of the
-    scene centre), so both engines land in the same projection.
+    scene centre), so both engines land in the same projection. Product, DEM and orbit file
+    are resolved to absolute paths (gpt runs in another folder). With ``--orbit-file`` the
+    graph's orbit type is the file's and the options name where SNAP looks for it.
+
+    Raises
+    ------
+    OrbitError
+        An orbit file that is missing, not ESA-named or does not cover the acquisition.
     """
     from sen_preproc.sentinel1.chain import check_s1_output_size, output_grid, resolve_dem_datum
     from sen_preproc.sentinel1.product import open_product, read_metadata
@@ -154,9 +165,16 @@ def s1_graph_options(config: Any, output: Path) -> S1GraphOptions:
     metadata = read_metadata(product, pols[0])
     grid = output_grid(config, metadata)
     check_s1_output_size(config, grid, metadata, len(pols), Path(output))
-    orbit_type = "Sentinel Precise (Auto Download)"
-    if config.orbit_file is not None and "RESORB" in Path(config.orbit_file).name.upper():
-        orbit_type = "Sentinel Restituted (Auto Download)"
+    orbit_file = orbit_destination = None
+    if config.orbit_file is not None:
+        orbit_file = Path(config.orbit_file).expanduser().resolve()
+        if not orbit_file.is_file():
+            raise OrbitError(
+                f"{orbit_file}: orbit file not found; pass an existing .EOF (or zipped) file"
+            )
+        orbit_destination = orbit_file_destination(
+            orbit_file, product.start_time.astype("datetime64[us]").item()
+        )
     apply_egm = True
     if config.dem is not None:
         datum = resolve_dem_datum(read_grid(config.dem).crs, config.dem_datum)
@@ -172,16 +190,17 @@ def s1_graph_options(config: Any, output: Path) -> S1GraphOptions:
     if grid.crs.is_geographic:
         pixel *= 111320.0  # degrees -> metres at the equator, as SNAP's pixelSpacingInMeter
     return S1GraphOptions(
-        input=_s1_input(Path(config.product)),
-        output=output,
+        input=_s1_input(Path(config.product).resolve()),
+        output=Path(output).resolve(),
         polarisations=pols,
         border_noise=config.border_noise,
         thermal_noise=config.thermal_noise,
-        orbit_type=orbit_type,
+        orbit_file=orbit_file,
+        orbit_destination=orbit_destination,
         calibration=config.calibration,
         speckle=config.speckle,
         window_px=config.window_px,
-        dem=config.dem,
+        dem=Path(config.dem).resolve() if config.dem is not None else None,
         dem_apply_egm=apply_egm,
         pixel_size_m=pixel,
         crs=f"EPSG:{grid.crs.to_epsg()}" if grid.crs.to_epsg() else grid.crs.to_wkt(),
@@ -283,7 +302,8 @@ def _match_s1_bands(names: Sequence[str], pols: Sequence[str], path: Path) -> di
 def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROGRESS) -> Path:
     """``senprep s2 --engine snap``: Resample, band subset, Reproject (and Sen2Cor for L1C with
     ``--atmcor sen2cor``) in gpt; the ``valid`` band is derived from the scene classification
-    exactly as the Python engine does."""
+    exactly as the Python engine does (an L1C without Sen2Cor: top-of-atmosphere reflectance,
+    ``valid`` from no data alone, as the Python engine)."""
     from sen_preproc.bands import normalise_band
     from sen_preproc.sentinel2.chain import check_s2_output_size, default_output_name, output_tags
     from sen_preproc.sentinel2.product import open_s2
@@ -301,7 +321,7 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
             "%s is Level-1C: writing top-of-atmosphere reflectance; use --atmcor sen2cor",
             product.path,
         )
-    level = "L1C" if product.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
+    level = s2_graph_level(product.level, config.atmcor)
     out = resolve_output(
         config.out, default_output_name(product, config), config.overwrite, config.inputs()
     )
@@ -317,7 +337,9 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
         names = list(read_band_names(options.output))
         index = {n: i for i, n in enumerate(names, start=1) if n}
         missing = [b for b in bands if b not in index]
-        scl = next((index[n] for n in _SCL_BANDS if n in index), None)
+        scl = None  # an L1C at the top of the atmosphere has none (the graph asks for none)
+        if level != S2_LEVEL_TOA:
+            scl = next((index[n] for n in _SCL_BANDS if n in index), None)
         if missing:
             raise GptError(
                 f"{options.output}: gpt wrote bands {', '.join(n or '?' for n in names)} but no "
@@ -325,7 +347,7 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
             )
         like = read_grid(config.like) if config.like is not None else None
         tags = output_tags(product, config.dtype) | {
-            "PROCESSING_LEVEL": "L2A" if level == "L1C" else product.level,
+            "PROCESSING_LEVEL": "L2A" if level == S2_LEVEL_SEN2COR else product.level,
             "ENGINE": "snap",
             "SNAP_VERSION": str(version),
             "GPT": str(install.path),
@@ -339,6 +361,7 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
             config.invalid_scl,
             like,
             tags,
+            expect_scl=level != S2_LEVEL_TOA,
             dtype=config.dtype,
             overwrite=config.overwrite,
             inputs=config.inputs(),
@@ -349,17 +372,18 @@ def process_s2_snap(config: Any, snap: SnapOptions, progress: Progress = NO_PROG
 
 
 def s2_graph_options(config: Any, output: Path, level: str) -> S2GraphOptions:
-    """The S2 graph for an :class:`sen_preproc.s2.S2Config` (``--like`` gives the CRS)."""
+    """The S2 graph for an :class:`sen_preproc.s2.S2Config` (``--like`` gives the CRS;
+    ``level`` from :func:`s2_graph_level`; the product path resolved)."""
     from sen_preproc.bands import normalise_band
 
     crs = config.crs
     if config.like is not None:
         like_crs = read_grid(config.like).crs
         crs = "EPSG:4326" if like_crs.to_epsg() == 4326 else like_crs.to_string()
-    product = Path(config.product)
+    product = Path(config.product).resolve()
     return S2GraphOptions(
         input=product,
-        output=output,
+        output=Path(output).resolve(),
         level=level,
         bands=tuple(normalise_band(b) for b in config.bands),
         resolution_m=config.resolution_m,
@@ -368,28 +392,73 @@ def s2_graph_options(config: Any, output: Path, level: str) -> S2GraphOptions:
     )
 
 
+def s2_graph_level(product_level: str, atmcor: str) -> str:
+    """The S2 graph (:attr:`S2GraphOptions.level`) for a product of ``product_level`` and
+    ``--atmcor``: Sen2Cor in gpt for an L1C with ``sen2cor``, top of atmosphere for an L1C
+    without, else the L2A graph."""
+    if product_level == "L1C":
+        return S2_LEVEL_SEN2COR if atmcor == "sen2cor" else S2_LEVEL_TOA
+    return S2_LEVEL_L2A
+
+
 def render_graph(
     sensor: str, config: Any, target: Path | None, version: SnapVersion
 ) -> tuple[RenderedGraph, Path]:
     """The graph ``senprep graph s1|s2`` writes for ``config``, and the GeoTIFF its Write node
-    writes (``target``, default: the name senprep would use, in the current folder)."""
+    writes (``target``, default: the name senprep would use, in the current folder).
+
+    The graph's notes (where to place ``--orbit-file``: nothing is copied, the graph may run on
+    another machine) are logged as warnings too."""
     if sensor == "s1":
         from sen_preproc.sentinel1.chain import default_output_name as s1_name
         from sen_preproc.sentinel1.product import open_product
 
         config.validate()
         target = (target or Path.cwd() / s1_name(open_product(config.product), config)).resolve()
-        return render_s1(s1_graph_options(config, target), version), target
+        rendered = render_s1(s1_graph_options(config, target), version)
+        for note in rendered.notes:
+            LOGGER.warning("%s", note)
+        return rendered, target
     from sen_preproc.sentinel2.chain import check_s2_output_size
     from sen_preproc.sentinel2.chain import default_output_name as s2_name
     from sen_preproc.sentinel2.product import open_s2
 
     config.validate()
     s2 = open_s2(config.product)
-    level = "L1C" if s2.level == "L1C" and config.atmcor == "sen2cor" else "L2A"
+    level = s2_graph_level(s2.level, config.atmcor)
+    if level == S2_LEVEL_TOA:
+        LOGGER.warning(
+            "%s is Level-1C: the graph writes top-of-atmosphere reflectance (no scene "
+            "classification, no cloud mask); use --atmcor sen2cor",
+            s2.path,
+        )
     target = (target or Path.cwd() / s2_name(s2, config)).resolve()
     check_s2_output_size(config, s2, target)
     return render_s2(s2_graph_options(config, target, level), version), target
+
+
+def collocate_options(
+    reference: Path, secondary: Path, target: Path, resampling: str
+) -> CollocateOptions:
+    """The options of ``senprep graph collocate``, paths resolved.
+
+    Raises
+    ------
+    MissingDataError
+        When the reference or the secondary product does not exist.
+    """
+    for role, path in (("reference", reference), ("secondary", secondary)):
+        if not Path(path).exists():
+            raise MissingDataError(
+                f"{path}: --{role} product not found; give an existing product file (e.g. "
+                f"the GeoTIFF of `senprep s1`/`senprep s2`)"
+            )
+    return CollocateOptions(
+        reference=Path(reference).resolve(),
+        secondary=Path(secondary).resolve(),
+        output=Path(target).resolve(),
+        resampling=resampling,
+    )
 
 
 # ------------------------------------------------------------------------------ shared
@@ -510,14 +579,16 @@ def _rewrite_s2(
     like: RasterGrid | None,
     tags: dict[str, str],
     *,
+    expect_scl: bool = True,
     dtype: str,
     overwrite: bool,
     inputs: Iterable[Path | None],
     progress: Progress,
 ) -> None:
     """gpt's S2 GeoTIFF (reflectance 0..1, SCL) -> our GeoTIFF: uint16 x 10 000 (nodata 0) or
-    float32, plus ``valid`` from the scene classification and the cloud fraction, with the
-    Python engine's radiometry (:mod:`sen_preproc.sentinel2.radiometry`)."""
+    float32, plus ``valid`` from the scene classification (without one: from no data alone;
+    a warning when ``expect_scl``) and the cloud fraction, with the Python engine's radiometry
+    (:mod:`sen_preproc.sentinel2.radiometry`)."""
     from sen_preproc.pair import RasterInfo, read_on_grid
     from sen_preproc.sentinel2.radiometry import CloudCounter, encode_output, validity
 
@@ -525,7 +596,7 @@ def _rewrite_s2(
     target = like or grid
     info = RasterInfo(source, grid, tuple(n for _, n in bands), {}, None, "float32")
     clouds = CloudCounter()
-    if scl_band is None:
+    if scl_band is None and expect_scl:
         LOGGER.warning("%s has no scene classification band: clouds are not masked", source)
     with GeoTiffWriter(
         out,
@@ -558,10 +629,12 @@ def _rewrite_s2(
 
 __all__ = [
     "SnapOptions",
+    "collocate_options",
     "process_s1_snap",
     "process_s2_snap",
     "render_graph",
     "s1_graph_options",
+    "s2_graph_level",
     "s2_graph_options",
     "snap_version_for",
     "write_graph_file",

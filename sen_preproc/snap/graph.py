@@ -40,10 +40,19 @@ PARAMETERS_CLASS = "com.bc.ceres.binding.dom.XppDomElement"
 
 GRAPH_FORMAT_VERSION = "1.0"
 
-# Characters XML 1.0 cannot carry at all (not even as character references).
-_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "$": "&#36;"}
-_ESCAPE_RE = re.compile("[&<>\"'$]")
+# Characters XML 1.0 cannot carry at all (not even as character references); lone surrogates
+# are what Python makes of file-name bytes that are not UTF-8.
+_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&apos;",
+    "$": "&#36;",
+    "\r": "&#13;",  # a raw CR would reach the parser, which turns it into LF
+}
+_ESCAPE_RE = re.compile("[&<>\"'$\r]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,8 @@ ParamValue: TypeAlias = str | tuple[XmlElement, ...] | None
 
 
 def escape_value(text: str) -> str:
-    """XML-escape ``text`` for gpt: ``& < > " '`` as entities and ``$`` as ``&#36;``.
+    """XML-escape ``text`` for gpt: ``& < > " '`` as entities, ``$`` as ``&#36;`` and ``\\r`` as
+    ``&#13;``.
 
     Use it for every value handed to gpt as ``-Pname=value`` (gpt pastes those raw into the XML
     text before parsing). The result parses back to exactly ``text``.
@@ -77,6 +87,32 @@ def escape_value(text: str) -> str:
     """
     _check_xml_chars(text, "value")
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], text)
+
+
+def xml_comment(text: str) -> str:
+    """``<!-- text -->``: a comment that parses and that gpt cannot alter.
+
+    gpt's ``TemplateReader`` substitutes ``${name}``/``$name`` in the raw text, comments
+    included, so ``$`` is written as ``&#36;`` (which a comment shows literally); ``--``, which
+    a comment cannot hold, is written ``- -``; ``\\r`` becomes a space.
+
+    Raises
+    ------
+    GraphError
+        When ``text`` holds a control character that XML 1.0 cannot represent.
+    """
+    _check_xml_chars(text, "comment")
+    body = text.replace("$", "&#36;").replace("\r", " ")
+    while "--" in body:
+        body = body.replace("--", "- -")
+    return f"<!-- {body} -->"
+
+
+def check_xml_text(text: str, what: str) -> None:
+    """Raise :class:`GraphError` when ``text`` (described as ``what`` in the message) holds a
+    character XML 1.0 cannot carry (control characters, lone surrogates from undecodable file
+    names)."""
+    _check_xml_chars(text, what)
 
 
 def _check_xml_chars(text: str, what: str) -> None:

@@ -24,15 +24,38 @@ from pathlib import Path
 from sen_preproc.bands import POLARISATIONS
 from sen_preproc.errors import MissingDataError, OptionError
 from sen_preproc.snap import catalogue as cat
+from sen_preproc.snap.auxdata import parse_orbit_file_name
 from sen_preproc.snap.catalogue import Catalogue
-from sen_preproc.snap.graph import PLACEHOLDER_RE, Graph
+from sen_preproc.snap.graph import PLACEHOLDER_RE, Graph, check_xml_text, xml_comment
 from sen_preproc.snap.validate import validate_graph
 from sen_preproc.snap.version import SnapVersion
 
 LOGGER = logging.getLogger(__name__)
 
 TEMPLATE_PACKAGE = "sen_preproc.graphs"
-TEMPLATE_NAMES = ("s1_grd", "s2_l2a", "s2_l1c_sen2cor", "collocate")
+TEMPLATE_NAMES = ("s1_grd", "s2_l2a", "s2_l1c_sen2cor", "s2_l1c_toa", "collocate")
+
+#: :attr:`S2GraphOptions.level` values: an L2A product (bottom-of-atmosphere reflectance and
+#: scene classification) ...
+S2_LEVEL_L2A = "L2A"
+#: ... an L1C product atmospherically corrected by Sen2Cor inside gpt (then as L2A) ...
+S2_LEVEL_SEN2COR = "L1C"
+#: ... or an L1C product without atmospheric correction: top-of-atmosphere reflectance only,
+#: no scene classification (the Python engine's L1C without ``--atmcor sen2cor``).
+S2_LEVEL_TOA = "L1C-TOA"
+S2_LEVELS = (S2_LEVEL_L2A, S2_LEVEL_SEN2COR, S2_LEVEL_TOA)
+_S2_TEMPLATES = {
+    S2_LEVEL_L2A: "s2_l2a",
+    S2_LEVEL_SEN2COR: "s2_l1c_sen2cor",
+    S2_LEVEL_TOA: "s2_l1c_toa",
+}
+#: Apply-Orbit-File ``orbitType`` for an orbit file of each kind. These types look in SNAP's
+#: auxdata orbit folder first and download only when the file is not there; SNAP has no type
+#: that takes a file path.
+ORBIT_TYPE_FOR_KIND = {
+    "POEORB": "Sentinel Precise (Auto Download)",
+    "RESORB": "Sentinel Restituted (Auto Download)",
+}
 
 #: Our speckle-filter names -> SNAP's ``filter`` values (``none``: no Speckle-Filter node).
 SPECKLE_FILTER_NAMES: dict[str, str | None] = {
@@ -72,6 +95,8 @@ _CALIBRATION_BANDS = {
 }
 #: Band names of SNAP's Sentinel-2 L2A reader (B10 is L1C only).
 S2_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
+#: Band names of SNAP's Sentinel-2 L1C reader (top of atmosphere).
+S2_L1C_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
 #: The SCL layer as SNAP's L2A reader names it (assumption, see graphs/s2_l2a.xml).
 S2_SCENE_CLASSIFICATION_BAND = "quality_scene_classification"
 #: Sen2Cor versions (major.minor) -> STA adapter alias.
@@ -122,19 +147,25 @@ def load_template(name: str) -> Graph:
 class RenderedGraph:
     """A graph with placeholders plus the values of its variables.
 
-    ``variables`` holds exactly the variables ``graph`` uses.
+    ``variables`` holds exactly the variables ``graph`` uses. ``notes`` are instructions for
+    whoever runs the graph (e.g. where to place an orbit file); they are written as XML comments
+    before ``<graph>``.
     """
 
     graph: Graph
     variables: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def template_xml(self) -> str:
         """The XML with ``${name}`` placeholders kept: gpt fills them from ``-P`` arguments."""
-        return self.graph.to_xml(None)
+        return self._comments() + self.graph.to_xml(None)
 
     def concrete_xml(self) -> str:
         """The XML with every value substituted and escaped (what ``senprep graph`` writes)."""
-        return self.graph.to_xml(self.variables)
+        return self._comments() + self.graph.to_xml(self.variables)
+
+    def _comments(self) -> str:
+        return "".join(xml_comment(note) + "\n" for note in self.notes)
 
     def operators(self) -> list[str]:
         """Operator aliases in chain order."""
@@ -149,13 +180,22 @@ class S1GraphOptions:
     Parameters
     ----------
     input, output
-        The GRD product (zip, ``.SAFE`` or ``manifest.safe``) and the GeoTIFF to write.
+        The GRD product (zip, ``.SAFE`` or ``manifest.safe``) and the GeoTIFF to write. Every
+        path (these, ``dem``, ``orbit_file``) is written absolute: a relative one is taken
+        relative to the current folder, since gpt runs in another one.
     polarisations
         e.g. ``("VV", "VH")``; empty: all.
     border_noise, thermal_noise
         Include Remove-GRD-Border-Noise / ThermalNoiseRemoval.
     orbit_type, orbit_continue_on_fail
-        Apply-Orbit-File ``orbitType`` and ``continueOnFail``.
+        Apply-Orbit-File ``orbitType`` (None: the type of ``orbit_file``, else
+        ``Sentinel Precise (Auto Download)``) and ``continueOnFail``.
+    orbit_file, orbit_destination
+        An ESA orbit file (``--orbit-file``) and where SNAP looks for it
+        (:func:`sen_preproc.snap.auxdata.orbit_file_destination`; None: described generically).
+        Apply-Orbit-File takes no file path: the graph gets the orbit type of the file's kind,
+        ``continueOnFail`` false (gpt fails rather than keep the annotation orbit) and a note
+        saying where to copy the file.
     calibration
         ``sigma0``, ``beta0`` or ``gamma0``.
     speckle, window_px
@@ -181,8 +221,10 @@ class S1GraphOptions:
     polarisations: tuple[str, ...] = ()
     border_noise: bool = False
     thermal_noise: bool = True
-    orbit_type: str = "Sentinel Precise (Auto Download)"
+    orbit_type: str | None = None
     orbit_continue_on_fail: bool = False
+    orbit_file: Path | None = None
+    orbit_destination: Path | None = None
     calibration: str = "sigma0"
     speckle: str = "lee-sigma"
     window_px: int = 7
@@ -203,12 +245,16 @@ class S2GraphOptions:
     Parameters
     ----------
     input, output
-        The product (SAFE folder/zip or ``MTD_MSIL*.xml``) and the GeoTIFF to write.
+        The product (SAFE folder/zip or ``MTD_MSIL*.xml``) and the GeoTIFF to write (written
+        absolute, see :class:`S1GraphOptions`).
     level
-        ``L2A`` or ``L1C`` (L1C runs Sen2Cor inside gpt first).
+        The graph: ``L2A`` (:data:`S2_LEVEL_L2A`, an L2A product), ``L1C``
+        (:data:`S2_LEVEL_SEN2COR`: an L1C product, Sen2Cor runs inside gpt first) or
+        ``L1C-TOA`` (:data:`S2_LEVEL_TOA`: an L1C product without atmospheric correction,
+        top-of-atmosphere reflectance and no scene classification).
     bands
-        SNAP band names (``B2``...``B12``, ``B8A``; ``B02`` is accepted); the scene
-        classification band is always added.
+        SNAP band names (``B2``...``B12``, ``B8A``; ``B02`` is accepted; ``B10`` for ``L1C-TOA``
+        only); the scene classification band is added except for ``L1C-TOA``.
     resolution_m
         Output pixel size in metres (an integer; Sen2Cor runs at the finest of 10/20/60 m that
         is not coarser).
@@ -248,32 +294,30 @@ class CollocateOptions:
 def render_s1(
     opts: S1GraphOptions, version: SnapVersion, *, catalogue: Catalogue | None = None
 ) -> RenderedGraph:
-    """The S1 GRD graph for ``opts`` and SNAP ``version`` (validated).
+    """The S1 GRD graph for ``opts`` and SNAP ``version`` (validated; with ``orbit_file``, a
+    note saying where to place it, see :class:`S1GraphOptions`).
 
     Raises
     ------
     OptionError
-        For an option SNAP cannot take (the message names the allowed values).
+        For an option SNAP cannot take (the message names the allowed values), an orbit type
+        that does not match ``orbit_file``, or ``continueOnFail`` with an orbit file.
+    OrbitError
+        When ``orbit_file`` is not named as ESA names orbit files (SNAP finds them by name).
     GraphError
-        When the rendered graph does not validate against the catalogue.
+        When the rendered graph does not validate against the catalogue, or a value holds a
+        character XML cannot carry.
     """
     major = cat.known_major(version)
     graph = load_template("s1_grd")
-    v: dict[str, str] = {"input": str(opts.input), "output": str(opts.output)}
+    v: dict[str, str] = {"input": _path(opts.input), "output": _path(opts.output)}
     v["polarisations"] = _polarisations(opts.polarisations)
     if not opts.border_noise:
         graph = graph.without("Remove-GRD-Border-Noise")
     if not opts.thermal_noise:
         graph = graph.without("ThermalNoiseRemoval")
 
-    orbit_types = cat.APPLY_ORBIT_FILE.params[0].allowed_for(major) or ()
-    if opts.orbit_type not in orbit_types:
-        raise OptionError(
-            f"orbit type {opts.orbit_type!r} is not known to SNAP {version}; use one of: "
-            f"{', '.join(repr(t) for t in orbit_types)}"
-        )
-    v["orbitType"] = opts.orbit_type
-    v["orbitContinueOnFail"] = _bool(opts.orbit_continue_on_fail)
+    notes = _orbit(v, opts, major, version)
 
     if opts.calibration not in _CALIBRATION_BANDS:
         raise OptionError(
@@ -298,13 +342,14 @@ def render_s1(
         graph = graph.without("Subset")
     else:
         v["aoi"] = _aoi(opts.aoi_wkt)
-    return _finish(graph, v, version, catalogue)
+    return _finish(graph, v, version, catalogue, notes)
 
 
 def render_s2(
     opts: S2GraphOptions, version: SnapVersion, *, catalogue: Catalogue | None = None
 ) -> RenderedGraph:
-    """The S2 graph for ``opts`` (L2A; L1C through Sen2Cor) and SNAP ``version`` (validated).
+    """The S2 graph for ``opts`` (L2A; L1C through Sen2Cor; L1C at the top of the atmosphere)
+    and SNAP ``version`` (validated).
 
     Raises
     ------
@@ -313,19 +358,26 @@ def render_s2(
     GraphError
         When the rendered graph does not validate against the catalogue.
     """
-    level = opts.level.upper()
-    if level not in ("L2A", "L1C"):
-        raise OptionError(f"level {opts.level!r} is unknown; use 'L2A' or 'L1C'")
-    graph = load_template("s2_l2a" if level == "L2A" else "s2_l1c_sen2cor")
+    level = opts.level.strip().upper()
+    if level not in S2_LEVELS:
+        raise OptionError(
+            f"level {opts.level!r} is unknown; use {S2_LEVEL_L2A!r} (L2A product), "
+            f"{S2_LEVEL_SEN2COR!r} (L1C through Sen2Cor) or {S2_LEVEL_TOA!r} (L1C, top of "
+            "atmosphere)"
+        )
+    graph = load_template(_S2_TEMPLATES[level])
     res = opts.resolution_m
     if not (math.isfinite(res) and res > 0 and float(res).is_integer()):
         raise OptionError(
             f"resolution {res!r} m: SNAP's Resample takes a whole number of metres (e.g. 10)"
         )
-    v: dict[str, str] = {"input": str(opts.input), "output": str(opts.output)}
+    v: dict[str, str] = {"input": _path(opts.input), "output": _path(opts.output)}
     v["resolution"] = str(int(res))
-    v["bands"] = ",".join([*_s2_bands(opts.bands), S2_SCENE_CLASSIFICATION_BAND])
-    if level == "L1C":
+    if level == S2_LEVEL_TOA:
+        v["bands"] = ",".join(_s2_bands(opts.bands, S2_L1C_BANDS, "L1C"))
+    else:
+        v["bands"] = ",".join([*_s2_bands(opts.bands), S2_SCENE_CLASSIFICATION_BAND])
+    if level == S2_LEVEL_SEN2COR:
         alias = sen2cor_alias(version, opts.sen2cor_version)
         graph = graph.with_node(replace(graph.node("Sen2Cor"), operator=alias))
         v["sen2corResolution"] = next((str(r) for r in (60, 20, 10) if res >= r), "10")
@@ -362,9 +414,9 @@ def render_collocate(
         )
     graph = load_template("collocate")
     v = {
-        "reference": str(opts.reference),
-        "secondary": str(opts.secondary),
-        "output": str(opts.output),
+        "reference": _path(opts.reference),
+        "secondary": _path(opts.secondary),
+        "output": _path(opts.output),
         "resamplingType": opts.resampling,
     }
     return _finish(graph, v, version, catalogue)
@@ -385,7 +437,7 @@ def sen2cor_alias(version: SnapVersion, sen2cor_version: str | None = None) -> s
     """
     if sen2cor_version is not None:
         parts = sen2cor_version.strip().lstrip("vV").split(".")
-        key = ".".join(str(int(p)) for p in parts[:2] if p.isdigit())
+        key = ".".join(str(int(p)) for p in parts[:2] if p.isascii() and p.isdigit())
         if key not in SEN2COR_ADAPTERS:
             raise OptionError(
                 f"Sen2Cor version {sen2cor_version!r} has no SNAP tool adapter; use one of "
@@ -404,7 +456,11 @@ def sen2cor_alias(version: SnapVersion, sen2cor_version: str | None = None) -> s
 
 # ---- helpers --------------------------------------------------------------------------------
 def _finish(
-    graph: Graph, variables: dict[str, str], version: SnapVersion, catalogue: Catalogue | None
+    graph: Graph,
+    variables: dict[str, str],
+    version: SnapVersion,
+    catalogue: Catalogue | None,
+    notes: tuple[str, ...] = (),
 ) -> RenderedGraph:
     """Adapt ``graph`` to ``version``, drop empty parameters and unused variables, validate."""
     catalogue = catalogue if catalogue is not None else cat.catalogue_for(version)
@@ -425,8 +481,10 @@ def _finish(
     if missing:
         raise OptionError(f"no value for graph variable(s) {missing}; this is a senprep bug")
     values = {name: variables[name] for name in sorted(used)}
+    for name, value in values.items():  # fail now, not when the XML is written
+        check_xml_text(value, f"graph variable {name!r}: value")
     validate_graph(graph, version, catalogue, values)
-    return RenderedGraph(graph, values)
+    return RenderedGraph(graph, values, notes)
 
 
 def adapt_to_version(graph: Graph, version: SnapVersion, catalogue: Catalogue) -> Graph:
@@ -459,6 +517,62 @@ def adapt_to_version(graph: Graph, version: SnapVersion, catalogue: Catalogue) -
         if new != node:
             graph = graph.with_node(new)
     return graph
+
+
+def _path(path: Path | str) -> str:
+    """A path as written into a graph: absolute (gpt resolves relative ones against its own
+    working folder, which is not ours)."""
+    return str(Path(path).absolute())
+
+
+def _orbit(
+    v: dict[str, str], opts: S1GraphOptions, major: int, version: SnapVersion
+) -> tuple[str, ...]:
+    """Fill Apply-Orbit-File's variables; the notes that say where to place ``orbit_file``."""
+    orbit_types = cat.APPLY_ORBIT_FILE.params[0].allowed_for(major) or ()
+    orbit_type = opts.orbit_type
+    notes: tuple[str, ...] = ()
+    if opts.orbit_file is not None:
+        eof = Path(_path(opts.orbit_file))
+        info = parse_orbit_file_name(eof.name)
+        expected = ORBIT_TYPE_FOR_KIND[info.kind]
+        if orbit_type is not None and orbit_type != expected:
+            raise OptionError(
+                f"orbit type {orbit_type!r} does not match the {info.kind} orbit file {eof}; "
+                f"use {expected!r} or leave the orbit type unset"
+            )
+        if opts.orbit_continue_on_fail:
+            raise OptionError(
+                f"continueOnFail with the orbit file {eof} would let gpt keep the annotation "
+                "orbit silently when SNAP does not find the file; leave it false"
+            )
+        orbit_type = expected
+        if opts.orbit_destination is not None:
+            where = _path(opts.orbit_destination)
+        else:
+            where = (
+                f"<AuxDataPath>/Orbits/Sentinel-1/{info.kind}/{info.mission}/<YYYY>/<MM>/"
+                f"{eof.name} (year and month of the product's start)"
+            )
+        notes = (
+            f"Apply-Orbit-File takes no file path: before running gpt, copy the orbit file "
+            f"{eof} to {where}, where SNAP's Apply-Orbit-File ({orbit_type!r}) looks for it "
+            "(on another machine: the same path under its SNAP AuxDataPath; senprep's SNAP "
+            "engine copies it itself). continueOnFail is false: if SNAP finds no orbit file "
+            "there and cannot download one, gpt fails instead of keeping the annotation orbit.",
+        )
+        for note in notes:
+            xml_comment(note)  # a path XML cannot carry fails here, not when writing
+    if orbit_type is None:
+        orbit_type = ORBIT_TYPE_FOR_KIND["POEORB"]
+    if orbit_type not in orbit_types:
+        raise OptionError(
+            f"orbit type {orbit_type!r} is not known to SNAP {version}; use one of: "
+            f"{', '.join(repr(t) for t in orbit_types)}"
+        )
+    v["orbitType"] = orbit_type
+    v["orbitContinueOnFail"] = _bool(opts.orbit_continue_on_fail)
+    return notes
 
 
 def _bool(value: bool) -> str:
@@ -530,7 +644,7 @@ def _dem(
                 "one (a file means demName 'External DEM')"
             )
         v["demName"] = "External DEM"
-        v["demFile"] = str(opts.dem)
+        v["demFile"] = _path(opts.dem)
         v["demNoDataValue"] = _float(opts.dem_nodata)
         v["demApplyEGM"] = _bool(opts.dem_apply_egm)
         return graph
@@ -597,19 +711,21 @@ def _aoi(wkt: str) -> str:
     return text
 
 
-def _s2_bands(bands: tuple[str, ...]) -> list[str]:
+def _s2_bands(
+    bands: tuple[str, ...], allowed: tuple[str, ...] = S2_BANDS, level: str = "L2A"
+) -> list[str]:
     if not bands:
-        raise OptionError(f"no bands given; give some of {', '.join(S2_BANDS)}")
+        raise OptionError(f"no bands given; give some of {', '.join(allowed)}")
     out: list[str] = []
     for band in bands:
         name = band.strip().upper()
-        if name.startswith("B") and name[1:].isdigit():
+        if name.startswith("B") and name[1:].isascii() and name[1:].isdigit():
             name = f"B{int(name[1:])}"
         elif name in ("B08A", "B8A"):
             name = "B8A"
-        if name not in S2_BANDS:
+        if name not in allowed:
             raise OptionError(
-                f"band {band!r} is not a Sentinel-2 L2A band; use some of {', '.join(S2_BANDS)}"
+                f"band {band!r} is not a Sentinel-2 {level} band; use some of {', '.join(allowed)}"
             )
         if name not in out:
             out.append(name)

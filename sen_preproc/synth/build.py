@@ -48,7 +48,7 @@ from sen_preproc.bands import normalise_band
 from sen_preproc.errors import OptionError
 from sen_preproc.grid import RasterGrid, utm_crs_for
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
-from sen_preproc.outputs import check_output_folder
+from sen_preproc.outputs import check_output_folder, writing
 from sen_preproc.progress import NO_PROGRESS, Progress, track
 from sen_preproc.raster_io import GeoTiffWriter
 from sen_preproc.synth import atmosphere, location, optics, phenology, radar
@@ -448,31 +448,32 @@ def build_synth(config: SynthConfig, progress: Progress = NO_PROGRESS) -> Path:
     tmp = temporary_path(config.out, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        (tmp / "raw").mkdir(parents=True)
-        (tmp / "truth").mkdir()
-        document = _write_scene(
-            config,
-            pheno,
-            tmp,
-            grid,
-            tile,
-            landscape,
-            table,
-            weather,
-            acquisitions,
-            opt,
-            rad,
-            streams,
-            progress,
-        )
-        (tmp / "scenario.json").write_text(
-            json.dumps(document, indent=1, default=_json_default) + "\n"
-        )
-        old = config.out.with_name(f".{config.out.name}.old-{os.getpid()}")
-        if config.out.exists():
-            os.replace(config.out, old)
-        os.replace(tmp, config.out)
-        shutil.rmtree(old, ignore_errors=True)
+        with writing(config.out):
+            (tmp / "raw").mkdir(parents=True)
+            (tmp / "truth").mkdir()
+            document = _write_scene(
+                config,
+                pheno,
+                tmp,
+                grid,
+                tile,
+                landscape,
+                table,
+                weather,
+                acquisitions,
+                opt,
+                rad,
+                streams,
+                progress,
+            )
+            (tmp / "scenario.json").write_text(
+                json.dumps(document, indent=1, default=_json_default) + "\n"
+            )
+            old = config.out.with_name(f".{config.out.name}.old-{os.getpid()}")
+            if config.out.exists():
+                os.replace(config.out, old)
+            os.replace(tmp, config.out)
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
