@@ -165,16 +165,20 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 
 @contextlib.contextmanager
-def writing(path: Path) -> Iterator[None]:
+def writing(path: Path, *, hold_native: bool = True) -> Iterator[None]:
     """Write (part of) the output ``path``: a full disk, a quota, a file-size limit or a
     read-only remount becomes one :class:`OutputError` naming ``path`` (the caller's clean-up
-    removes the temporaries). GDAL's write errors carry no errno: the free space tells."""
+    removes the temporaries). GDAL's write errors carry no errno: the free space tells.
+    ``hold_native`` holds back what C libraries print to descriptor 2 meanwhile (for short
+    blocks only: progress bars print there too)."""
     from rasterio.errors import RasterioIOError
 
     logger = logging.getLogger("rasterio._err")
     held = _HeldRecords()
     logger.addFilter(held)
-    native = _NativeStderr()
+    native: contextlib.AbstractContextManager[None] = (
+        _NativeStderr() if hold_native else contextlib.nullcontext()
+    )
     try:
         with native:
             yield
@@ -184,11 +188,11 @@ def writing(path: Path) -> Iterator[None]:
     except OSError as err:
         if _is_write_failure(path, err, RasterioIOError):
             raise OutputError(f"{path}: {_write_failure(path, err)} (nothing was kept)") from err
-        native.replay()
+        _replay(native)
         held.release(logger)
         raise
     else:
-        native.replay()
+        _replay(native)
         held.release(logger)
     finally:
         logger.removeFilter(held)
@@ -237,6 +241,11 @@ class _NativeStderr:
             with contextlib.suppress(OSError):
                 os.write(2, self._captured)
             self._captured = b""
+
+
+def _replay(native: object) -> None:
+    if isinstance(native, _NativeStderr):
+        native.replay()
 
 
 class _HeldRecords(logging.Filter):

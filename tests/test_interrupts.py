@@ -272,3 +272,26 @@ def test_sigterm_during_training_saves_the_interrupted_checkpoint(
         "its temporary files were removed"
     )
     assert [p.name for p in run.rglob(".*-*")] == []
+
+
+def test_an_unexpected_exception_is_reported_as_a_bug(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Foreseen failures are one line; anything else keeps its traceback, says it is a bug and
+    how to report it, and exits 70 (EX_SOFTWARE)."""
+    from sen_preproc.interrupts import EXIT_BUG, run_command
+
+    def broken() -> None:
+        raise ZeroDivisionError("a bug")
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with pytest.raises(SystemExit) as info:
+            run_command(broken, "senprep")
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert info.value.code == EXIT_BUG == 70
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "ZeroDivisionError: a bug" in err
+    assert "unexpected ZeroDivisionError: this is a bug" in err and "Reporting a problem" in err

@@ -397,7 +397,7 @@ def _write_report(
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir()
     try:
-        with writing(out):
+        with writing(out, hold_native=False):
             if figures is not None:
                 report.figures = figures(temp, report)
             document = {

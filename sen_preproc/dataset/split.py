@@ -412,7 +412,7 @@ def build_dataset(config: SplitConfig, progress: Progress = NO_PROGRESS) -> Data
     tmp = temporary_path(config.out, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        with writing(config.out):
+        with writing(config.out, hold_native=False):
             written = write_samples(plan, config, tmp, progress)
             if not written.records:
                 raise GeometryError(

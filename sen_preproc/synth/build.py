@@ -448,7 +448,7 @@ def build_synth(config: SynthConfig, progress: Progress = NO_PROGRESS) -> Path:
     tmp = temporary_path(config.out, "tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        with writing(config.out):
+        with writing(config.out, hold_native=False):
             (tmp / "raw").mkdir(parents=True)
             (tmp / "truth").mkdir()
             document = _write_scene(
