@@ -53,13 +53,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--compare-with", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-integrity-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    s1 = write_s1_grd_product(
-        workdir / "s1", S1ProductSpec(lines=args.lines, samples=args.samples), zipped=True
-    )
-    s2 = write_s2_product(workdir / "s2", S2ProductSpec(size_10m_px=args.s2_px), zipped=True)
+    if args.generate_only:
+        write_s1_grd_product(
+            workdir / "s1", S1ProductSpec(lines=args.lines, samples=args.samples), zipped=True
+        )
+        write_s2_product(workdir / "s2", S2ProductSpec(size_10m_px=args.s2_px), zipped=True)
+        return
+    # generated in a child process: a forked child's peak RSS counts its parent's pages
+    subprocess.run([sys.executable, __file__, "--generate-only", "--workdir", str(workdir),
+                    "--lines", str(args.lines), "--samples", str(args.samples),
+                    "--s2-px", str(args.s2_px)], check=True)  # fmt: skip
+    s1 = next((workdir / "s1").glob("*.zip"))
+    s2 = next((workdir / "s2").glob("*.zip"))
     print(f"S1 zip {s1.stat().st_size / 1e6:.0f} MB ({args.lines} x {args.samples} px), "
           f"S2 zip {s2.stat().st_size / 1e6:.0f} MB ({args.s2_px} px at 10 m)")  # fmt: skip
     checkouts = {"this checkout": REPO}

@@ -258,7 +258,18 @@ class ScratchStore:
         self._path: Path | None = None
         self._owner = owner
         self._ds: Any = None
-        if rows * cols * 4 * len(self.names) <= max_memory_bytes:
+        size = rows * cols * 4 * len(self.names)
+        LOGGER.info(
+            "scratch images %d x %d px x %d: %.0f MB %s",
+            rows,
+            cols,
+            len(self.names),
+            size / 1e6,
+            "in memory"
+            if size <= max_memory_bytes
+            else "in a temporary file (over the memory limit)",
+        )
+        if size <= max_memory_bytes:
             for name in self.names:
                 self._arrays[name] = np.full((rows, cols), np.nan, dtype=np.float32)
         else:
