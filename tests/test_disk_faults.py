@@ -93,6 +93,21 @@ def test_read_only_folder(s2_product: Path, tmp_path: Path) -> None:
         assert_one_line(split, str(disk), "Read-only file system")
 
 
+def test_folder_without_write_permission(s2_product: Path, tmp_path: Path) -> None:
+    """Without root: a folder the user may not write in (root writes anyway: skipped)."""
+    if os.geteuid() == 0:
+        pytest.skip("root may write in any folder; test_read_only_folder covers it")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        result = run("sen_preproc", "s2", str(s2_product), "-o", str(folder / "x.tif"))
+        assert_one_line(result, str(folder), "Permission denied", "choose another --out")
+        assert os.listdir(folder) == []
+    finally:
+        folder.chmod(0o755)
+
+
 def test_split_and_synth_filling_the_disk(tmp_path: Path) -> None:
     ref = write_tagged_pair(tmp_path / "I.tif", 0, s1_scale="db", s2_scale="10000", size=256)
     target = write_tagged_pair(tmp_path / "II.tif", 1, s1_scale="db", s2_scale="10000", size=256)
