@@ -125,6 +125,11 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: Path) -
         with archive.open(info) as handle:
             while chunk := handle.read(CHUNK_BYTES):
                 size += len(chunk)
+    except (NotImplementedError, RuntimeError) as err:  # Deflate64 (Windows), encrypted members
+        raise ProductError(
+            f"{label}: zip member {Path(info.filename).name} cannot be read ({_short(err)}); "
+            "unzip the product and pass its .SAFE folder, or re-zip it with plain deflate"
+        ) from err
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
         what = "fails its CRC-32 check" if "CRC" in str(err) else f"is damaged ({_short(err)})"
         raise ProductError(

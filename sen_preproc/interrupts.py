@@ -152,7 +152,26 @@ def run_command(command: Callable[[], object], prog: str) -> None:
     except Terminated as err:
         sys.stderr.write(f"Error: {prog} {err}; its temporary files were removed\n")
         sys.exit(err.exit_code)
+    except MemoryError:
+        sys.stderr.write(
+            f"Error: {prog} ran out of memory; process a smaller area (--aoi), lower "
+            "--batch-size, or use a machine with more memory (temporary files were removed)\n"
+        )
+        sys.exit(1)
+    except OSError as err:  # the system refused: a disk error, a permission, a vanished file
+        where = f"{err.filename}: " if err.filename else ""
+        sys.stderr.write(
+            f"Error: {where}{err.strerror or err} (errno {err.errno}); check the file, its "
+            "permissions and the disk, then run again (temporary files were removed)\n"
+        )
+        sys.exit(1)
     except Exception as err:  # not a foreseen failure (those are one line): a bug to report
+        if isinstance(err, RuntimeError) and "out of memory" in str(err).lower():  # CUDA, MPS
+            sys.stderr.write(
+                f"Error: {prog}: the device ran out of memory ({str(err).splitlines()[0][:120]}); "
+                "lower --batch-size (or --tile-size for fuse), or use --device cpu\n"
+            )
+            sys.exit(1)
         import traceback
 
         from sen_preproc import __version__
@@ -161,6 +180,6 @@ def run_command(command: Callable[[], object], prog: str) -> None:
         sys.stderr.write(
             f"{prog} {__version__}: unexpected {type(err).__name__}: this is a bug, not a problem "
             "with your data or options. Please report it with the command line and the "
-            "traceback above (README: 'Reporting a problem'); no partial output was kept.\n"
+            "traceback above (README: 'Reporting a problem'); temporary files were removed.\n"
         )
         sys.exit(EXIT_BUG)

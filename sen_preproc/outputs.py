@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from sen_preproc.errors import MissingDataError, OptionError, OutputError, OutputExistsError
+from sen_preproc.gdal_messages import DAMAGE_WARNING
 
 SENPREP_TAG = "SENPREP_VERSION"
 """GeoTIFF tag every senprep raster carries (and that marks it as replaceable)."""
@@ -179,23 +180,24 @@ def writing(path: Path, *, hold_native: bool = True) -> Iterator[None]:
     native: contextlib.AbstractContextManager[None] = (
         _NativeStderr() if hold_native else contextlib.nullcontext()
     )
+    reported = False  # a write failure said in one line: what GDAL printed is dropped
     try:
         with native:
             yield
     except OutputError as err:  # an inner writer's (e.g. a file in a folder being built)
+        reported = True
         reason = str(err).split(": ", 1)[-1]
         raise OutputError(f"{path}: {reason}") from err
     except OSError as err:
         if _is_write_failure(path, err, RasterioIOError):
+            reported = True
             raise OutputError(f"{path}: {_write_failure(path, err)} (nothing was kept)") from err
-        _replay(native)
-        held.release(logger)
         raise
-    else:
-        _replay(native)
-        held.release(logger)
     finally:
         logger.removeFilter(held)
+        if not reported:  # success, or another error: GDAL's messages are shown as usual
+            _replay(native)
+            held.release(logger)
 
 
 def quiet_native_stderr() -> contextlib.AbstractContextManager[None]:
@@ -260,6 +262,8 @@ class _HeldRecords(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.releasing or record.levelno < logging.WARNING:
             return True
+        if DAMAGE_WARNING.search(record.getMessage()):
+            return True  # for raster_io.decoding's filter: an input is damaged, not the output
         self.records.append(record)
         return False
 
@@ -310,15 +314,15 @@ def _write_failure(path: Path, err: OSError) -> str:
     free = _free_bytes(path)
     if err.errno in (errno.ENOSPC, errno.EDQUOT) or 0 <= free < MIN_FREE_BYTES:
         return "the disk filled up while writing; free some space or choose another --out"
-    if err.errno == errno.EFBIG or _file_size_limit() is not None:
-        limit = _file_size_limit()
+    if err.errno in (errno.EROFS, errno.EACCES):
+        return f"cannot write ({err.strerror}); choose another --out"
+    limit = _file_size_limit()
+    if err.errno == errno.EFBIG or (err.errno is None and limit is not None):
         shown = f": {limit} bytes" if limit is not None else ""
         return (
             f"the file reached this process's file-size limit (ulimit -f{shown}); raise the "
             "limit or write a smaller output"
         )
-    if err.errno in (errno.EROFS, errno.EACCES):
-        return f"cannot write ({err.strerror}); choose another --out"
     detail = " ".join(str(err).split())[:160]
     return f"writing failed ({detail}); check the disk and the folder, then run again"
 

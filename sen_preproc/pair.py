@@ -393,6 +393,7 @@ def pair_images(config: PairConfig, progress: Progress = NO_PROGRESS) -> Path:
         input_pixel_size_m=math.sqrt(min(pixel_area_m2(s1.grid), pixel_area_m2(s2.grid))),
         out=config.out,
         fix="a larger --resolution, or --grid s2",
+        option="--resolution",
         allow_large=config.allow_large_output,
     )
     grid, fraction = crop_to_overlap(config, full, s1, s2)

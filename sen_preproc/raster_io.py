@@ -15,7 +15,6 @@ import contextlib
 import logging
 import math
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from scipy import ndimage
 
 from sen_preproc.bands import AUXILIARY_BANDS
 from sen_preproc.errors import EmptyOutputError, GeometryError, MissingDataError, ProductError
+from sen_preproc.gdal_messages import DAMAGE_WARNING
 from sen_preproc.grid import RasterGrid
 from sen_preproc.interrupts import remove_stale_temporaries, temporary_path
 from sen_preproc.outputs import check_output_file, quiet_native_stderr, writing
@@ -46,16 +46,6 @@ from sen_preproc.outputs import check_output_file, quiet_native_stderr, writing
 LOGGER = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-
-
-# GDAL reports a damaged compressed stream only as a warning (OpenJPEG: "Stream does not end
-# with EOC"; libtiff: "TIFFReadEncodedStrip ... Read error") and returns the pixels it could
-# guess: while an input is decoded, such warnings are errors.
-_DAMAGE_WARNING = re.compile(
-    r"EOC|truncat|premature|corrupt|unexpected end|too short|not enough (data|bytes)|"
-    r"IReadBlock failed|TIFFRead|read error|failed to decode|decompress",
-    re.IGNORECASE,
-)
 
 
 class _DamageWarnings(logging.Filter):
@@ -67,7 +57,7 @@ class _DamageWarnings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if record.levelno >= logging.WARNING and _DAMAGE_WARNING.search(message):
+        if record.levelno >= logging.WARNING and DAMAGE_WARNING.search(message):
             self.messages.append(message.removeprefix("CPLE_AppDefined:").strip())
             return False
         return True

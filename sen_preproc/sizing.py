@@ -93,6 +93,7 @@ def check_output_size(
     input_pixel_size_m: float,
     out: Path,
     fix: str,
+    option: str = "--pixel-size",
     allow_large: bool = False,
 ) -> OutputEstimate:
     """Estimate the output of ``grid`` and refuse absurd requests.
@@ -109,6 +110,8 @@ def check_output_size(
         The output file (its folder's free space is checked).
     fix : str
         The option that sets the grid, for the message (e.g. ``"a larger --pixel-size"``).
+    option : str
+        The pixel-size option, for the advice on a single-pixel grid.
     allow_large : bool
         ``--allow-large-output``: log the estimate but refuse nothing.
 
@@ -142,8 +145,13 @@ def check_output_size(
     if estimate.pixels == 1:
         reasons.append("a single pixel (the pixel size is larger than the area)")
     if reasons and not allow_large:
+        advice = (
+            f"choose a smaller {option} or a larger area"
+            if estimate.pixels == 1
+            else f"choose {fix}"
+        )
         raise OptionError(
-            f"{out}: the output grid would be {size}: {'; '.join(reasons)}; choose {fix}, or "
+            f"{out}: the output grid would be {size}: {'; '.join(reasons)}; {advice}, or "
             f"pass {ALLOW_OPTION} to write it anyway"
         )
     try:

@@ -130,3 +130,21 @@ def test_file_size_limit(s2_product: Path, tmp_path: Path) -> None:
     )
     assert_one_line(result, str(out / "x.tif"), "ulimit -f")
     assert os.listdir(out) == []
+
+
+def test_write_failure_wording(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A read-only remount is said as such even under a finite ``ulimit -f``."""
+    import errno
+
+    from sen_preproc import outputs
+
+    monkeypatch.setattr(outputs, "_file_size_limit", lambda: 1_000_000)
+    path = tmp_path / "x.tif"
+    rofs = OSError(errno.EROFS, "Read-only file system", str(path))
+    assert "cannot write (Read-only file system)" in outputs._write_failure(path, rofs)
+    big = OSError(errno.EFBIG, "File too large", str(path))
+    assert "ulimit -f: 1000000 bytes" in outputs._write_failure(path, big)
+    gdal = OSError("Write failed")  # GDAL's: no errno
+    assert "file-size limit" in outputs._write_failure(path, gdal)
+    monkeypatch.setattr(outputs, "_file_size_limit", lambda: None)
+    assert "writing failed (Write failed)" in outputs._write_failure(path, gdal)

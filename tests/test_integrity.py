@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
-from damage import damage_jp2_tail, flip_member_bytes
+from damage import damage_jp2_tail, flip_member_bytes, member_data_span
 
 from sen_preproc import archives
 from sen_preproc.cli.main import cli
@@ -357,3 +357,87 @@ def test_partial_voids_warn_and_are_tagged(s1_safe: Path, workdir: Path, tmp_pat
     assert not np.array_equal(
         full_db[rows[deep_west], cols[deep_west]], flat_db[rows[deep_west], cols[deep_west]]
     )
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+@pytest.mark.parametrize(
+    ("message", "damaged"),
+    [
+        ("CPLE_AppDefined:Stream does not end with EOC", True),
+        ("TIFFReadEncodedStrip: Read error at scanline 12", True),
+        ("band 1: IReadBlock failed at X offset 0, Y offset 0", True),
+        ("Error -3 while decompressing data: invalid distance too far back", True),
+        ("Geocentric CRS not supported", False),  # 'geoc' is not 'EOC'
+        (
+            "TIFFReadDirectory: Sum of Photometric type-related color channels and ExtraSamples "
+            "doesn't match SamplesPerPixel",
+            False,
+        ),
+        ("TIFFReadDirectoryCheckOrder: Invalid TIFF directory; tags are not sorted", False),
+    ],
+)
+def test_damage_warnings_are_told_from_harmless_ones(message: str, damaged: bool) -> None:
+    from sen_preproc.gdal_messages import DAMAGE_WARNING
+
+    assert bool(DAMAGE_WARNING.search(message)) is damaged
+
+
+def test_damage_is_caught_inside_a_write_block(tmp_path: Path) -> None:
+    """decoding() nested in writing(): the writer's held messages must not hide the damage."""
+    import logging
+
+    from sen_preproc.outputs import writing
+    from sen_preproc.raster_io import decoding
+
+    log = logging.getLogger("rasterio._err")
+    with pytest.raises(ProductError, match="EOC"), writing(tmp_path / "o.tif"):
+        with decoding(str(tmp_path / "in.jp2")):
+            log.warning("CPLE_AppDefined:Stream does not end with EOC")
+
+
+def test_writing_shows_gdal_messages_when_another_error_ends_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from sen_preproc.outputs import writing
+
+    with pytest.raises(ValueError, match="not a write"), writing(tmp_path / "o.tif"):
+        logging.getLogger("rasterio._err").warning("CPLE_AppDefined:a GDAL remark")
+        raise ValueError("not a write failure")
+    assert "a GDAL remark" in caplog.text
+
+
+def test_a_bug_in_senprep_is_not_called_a_damaged_file(
+    s1_safe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only failures inside the XML libraries mean "damaged": ours keep their traceback."""
+    from sen_preproc.sentinel1 import product as s1_product
+
+    def broken(root: object, path: Path) -> None:
+        raise TypeError("a bug in senprep")
+
+    monkeypatch.setattr(s1_product, "parse_noise", broken)
+    product = s1_product.open_product(s1_safe)
+    with pytest.raises(TypeError, match="a bug in senprep"):
+        s1_product.read_metadata(product, "VV")
+
+
+def test_unsupported_zip_compression_is_one_line(s2_zip: Path, tmp_path: Path) -> None:
+    """Deflate64 (Windows Explorer's zips over 2 GB) is not readable by zipfile."""
+    info, _ = member_data_span(s2_zip, "B02_10m.jp2")
+    raw = bytearray(s2_zip.read_bytes())
+    raw[info.header_offset + 8 : info.header_offset + 10] = (9).to_bytes(2, "little")
+    central = raw.find(b"PK\x01\x02")
+    while central != -1:
+        name_len = int.from_bytes(raw[central + 28 : central + 30], "little")
+        if raw[central + 46 : central + 46 + name_len].decode() == info.filename:
+            raw[central + 10 : central + 12] = (9).to_bytes(2, "little")
+            break
+        central = raw.find(b"PK\x01\x02", central + 4)
+    bad = tmp_path / "d64.zip"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ProductError, match=r"B02_10m\.jp2 cannot be read .*re-zip it"):
+        archives.verify_zip_members(bad, [info.filename])

@@ -295,3 +295,32 @@ def test_an_unexpected_exception_is_reported_as_a_bug(
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "ZeroDivisionError: a bug" in err
     assert "unexpected ZeroDivisionError: this is a bug" in err and "Reporting a problem" in err
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (MemoryError(), "ran out of memory"),
+        (OSError(5, "Input/output error", "/data/product.zip"), "/data/product.zip: Input/output error (errno 5)"),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "the device ran out of memory"),
+    ],
+)  # fmt: skip
+def test_environment_failures_are_one_line_not_bugs(
+    capsys: pytest.CaptureFixture[str], error: BaseException, expected: str
+) -> None:
+    from sen_preproc.interrupts import run_command
+
+    def failing() -> None:
+        raise error
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with pytest.raises(SystemExit) as info:
+            run_command(failing, "senprep")
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("Error: ") and expected in err
+    assert "Traceback" not in err

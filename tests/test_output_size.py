@@ -69,7 +69,8 @@ def test_absurd_grids_are_refused_unless_allowed(
     with pytest.raises(OptionError) as info:
         sizing.check_output_size(grid, out=tmp_path / "x.tif", **kwargs)  # type: ignore[arg-type]
     message = str(info.value)
-    assert reason in message and "choose a fix" in message and "--allow-large-output" in message
+    advice = "choose a smaller --pixel-size or a larger area" if grid.width == 1 else "choose a fix"
+    assert reason in message and advice in message and "--allow-large-output" in message
     assert f"{grid.width} x {grid.height} px x 2 bands" in message
     sizing.check_output_size(grid, out=tmp_path / "x.tif", allow_large=True, **kwargs)  # type: ignore[arg-type]
 

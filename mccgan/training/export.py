@@ -106,34 +106,41 @@ def load_model(
             f"{path}: model format {version} is newer than this mccgan reads ({FORMAT_VERSION}); "
             "upgrade mccgan"
         )
-    try:
-        return _build_generator(path, document, target_bands)
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # incomplete or inconsistent
-        raise CheckpointError(
-            f"{path}: the model file is incomplete or inconsistent ({type(err).__name__}: "
-            f"{' '.join(str(err).split())[:160]}); export it again with mccgan train"
-        ) from err
-
-
-def _build_generator(
-    path: Path, document: dict[str, Any], target_bands: Sequence[str] | None
-) -> tuple[nn.Module, dict[str, Any]]:
     from mccgan.data import Normalisation
 
-    state = document["state_dict"]
-    Normalisation.from_dict(document["normalisation"])  # readable before any input is read
-    if weights_checksum(state) != document.get("checksum"):
+    def incomplete(err: Exception) -> CheckpointError:
+        detail = " ".join(str(err).split())[:160]
+        return CheckpointError(
+            f"{path}: the model file is incomplete or inconsistent ({type(err).__name__}: "
+            f"{detail}); export it again with mccgan train"
+        )
+
+    try:  # the document's own entries (our code below keeps its tracebacks)
+        state = document["state_dict"]
+        Normalisation.from_dict(document["normalisation"])  # readable before any input is read
+        target = [str(b) for b in document["bands"]["target"]]
+        model_name = str(document["model"])
+        options = dict(document["generator"])
+        checksum_ok = weights_checksum(state) == document.get("checksum")
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise incomplete(err) from err
+    if not checksum_ok:
         raise CheckpointError(
             f"{path}: the weights do not match their checksum; the file is damaged: export it again"
         )
-    bands = document["bands"]
-    if target_bands is not None and list(target_bands) != list(bands["target"]):
+    if target_bands is not None and list(target_bands) != target:
         raise CheckpointError(
-            f"{path}: the model predicts bands {','.join(bands['target'])}, the input has "
+            f"{path}: the model predicts bands {','.join(target)}, the input has "
             f"{','.join(target_bands)}; use a model trained on this band layout"
         )
-    spec = model_spec(str(document["model"]))
-    generator = spec.build_generator(**document["generator"])
-    generator.load_state_dict(state)
+    spec = model_spec(model_name)
+    try:
+        generator = spec.build_generator(**options)
+    except TypeError as err:  # options the model does not take: written for another version
+        raise incomplete(err) from err
+    try:
+        generator.load_state_dict(state)
+    except RuntimeError as err:  # missing or mis-shaped weights
+        raise incomplete(err) from err
     generator.eval()
     return generator, document

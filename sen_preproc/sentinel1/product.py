@@ -547,11 +547,9 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
         cal_ds = xs1.open_calibration_dataset(handle)  # type: ignore[arg-type]
         calibration = {
             name: LutGrid(
-                lines=np.asarray(cal_ds["line"].values, dtype=np.int64),
-                pixels=tuple(
-                    np.asarray(cal_ds["pixel"].values, dtype=np.float64) for _ in cal_ds.line
-                ),
-                values=tuple(np.asarray(row, dtype=np.float64) for row in cal_ds[name].values),
+                lines=_array(cal_ds["line"].values, np.int64),
+                pixels=tuple(_array(cal_ds["pixel"].values, np.float64) for _ in cal_ds.line),
+                values=tuple(_array(row, np.float64) for row in cal_ds[name].values),
                 name=name,
             )
             for name in ("sigmaNought", "betaNought", "gamma", "dn")
@@ -562,29 +560,29 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
         with _open_member(product, files.annotation) as handle:
             orbit_ds = xs1.open_orbit_dataset(handle)  # type: ignore[arg-type]
         orbit = OrbitStateVectors(
-            times=np.asarray(orbit_ds["azimuth_time"].values, dtype="datetime64[ns]"),
-            positions_m=np.asarray(orbit_ds["position"].values, dtype=np.float64).T.copy(),
-            velocities_m_s=np.asarray(orbit_ds["velocity"].values, dtype=np.float64).T.copy(),
+            times=_array(orbit_ds["azimuth_time"].values, "datetime64[ns]"),
+            positions_m=_array(orbit_ds["position"].values, np.float64).T.copy(),
+            velocities_m_s=_array(orbit_ds["velocity"].values, np.float64).T.copy(),
             source="annotation",
         )
         with _open_member(product, files.annotation) as handle:
             conv_ds = xs1.open_coordinate_conversion_dataset(handle)  # type: ignore[arg-type]
         conversion = CoordinateConversion(
-            times=np.asarray(conv_ds["azimuth_time"].values, dtype="datetime64[ns]"),
-            sr0_m=np.asarray(conv_ds["sr0"].values, dtype=np.float64),
-            srgr_coefficients=np.asarray(conv_ds["srgrCoefficients"].values, dtype=np.float64),
-            gr0_m=np.asarray(conv_ds["gr0"].values, dtype=np.float64),
-            grsr_coefficients=np.asarray(conv_ds["grsrCoefficients"].values, dtype=np.float64),
+            times=_array(conv_ds["azimuth_time"].values, "datetime64[ns]"),
+            sr0_m=_array(conv_ds["sr0"].values, np.float64),
+            srgr_coefficients=_array(conv_ds["srgrCoefficients"].values, np.float64),
+            gr0_m=_array(conv_ds["gr0"].values, np.float64),
+            grsr_coefficients=_array(conv_ds["grsrCoefficients"].values, np.float64),
         )
         with _open_member(product, files.annotation) as handle:
             gcp_ds = xs1.open_gcp_dataset(handle)  # type: ignore[arg-type]
         geolocation = GeolocationGrid(
-            lines=np.asarray(gcp_ds["line"].values, dtype=np.int64),
-            pixels=np.asarray(gcp_ds["pixel"].values, dtype=np.int64),
-            longitude_deg=np.asarray(gcp_ds["longitude"].values, dtype=np.float64),
-            latitude_deg=np.asarray(gcp_ds["latitude"].values, dtype=np.float64),
-            height_m=np.asarray(gcp_ds["height"].values, dtype=np.float64),
-            incidence_angle_deg=np.asarray(gcp_ds["incidenceAngle"].values, dtype=np.float64),
+            lines=_array(gcp_ds["line"].values, np.int64),
+            pixels=_array(gcp_ds["pixel"].values, np.int64),
+            longitude_deg=_array(gcp_ds["longitude"].values, np.float64),
+            latitude_deg=_array(gcp_ds["latitude"].values, np.float64),
+            height_m=_array(gcp_ds["height"].values, np.float64),
+            incidence_angle_deg=_array(gcp_ds["incidenceAngle"].values, np.float64),
         )
         _check_annotation_arrays(orbit, conversion, geolocation)
     return S1Metadata(
@@ -598,9 +596,10 @@ def read_metadata(product: S1Product, polarisation: str) -> S1Metadata:
     )
 
 
-# What parsing a damaged or foreign XML file raises (lxml, ElementTree inside xmlschema,
-# xmlschema's validation errors are ValueErrors, numbers and times that do not parse, absent
-# elements): within one file's parse these all mean "this file is damaged".
+# What the XML libraries (lxml, ElementTree inside xmlschema, xmlschema's validation errors are
+# ValueErrors) and xarray-sentinel raise on a damaged or foreign file. Only errors raised inside
+# those libraries count (see _raised_by_a_library): the same types raised by senprep's own code
+# are bugs and keep their traceback; senprep's own checks raise ProductError.
 _PARSE_ERRORS = (
     etree.XMLSyntaxError,
     ElementTree.ParseError,
@@ -632,13 +631,32 @@ def _parsing(product: S1Product, member: str) -> Iterator[None]:
             f"{product.path}: {name}: {err}; the product is damaged: download it again"
         ) from err
     except Exception as err:
-        if not isinstance(err, (*_PARSE_ERRORS, *_dataset_errors())):
+        if not isinstance(err, (*_PARSE_ERRORS, *_dataset_errors())) or not _raised_by_a_library(
+            err
+        ):
             raise  # not a parse failure: a bug, with its traceback
         detail = " ".join(str(err).split())[:200]
         raise ProductError(
             f"{product.path}: cannot parse {name} ({type(err).__name__}: {detail}); the file "
             "is damaged or not a Sentinel-1 annotation: download the product again"
         ) from err
+
+
+_PARSER_PACKAGES = frozenset(
+    {"lxml", "xml", "xmlschema", "elementpath", "xarray_sentinel", "xarray", "pandas", "numpy"}
+)
+
+
+def _raised_by_a_library(err: BaseException) -> bool:
+    """Whether ``err`` was raised inside the XML/dataset libraries (its innermost Python
+    frame belongs to one of them), not by senprep's own code."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return module.split(".")[0] in _PARSER_PACKAGES
 
 
 def _check_annotation_arrays(
@@ -675,13 +693,7 @@ def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
                 f"{product.path}: annotation lacks {name}; the product is damaged or not a "
                 "Sentinel-1 Level-1 product"
             )
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise ProductError(f"{name} is {text!r}, not a number")
-        return value
+        return _number(text, name)
 
     def time(name: str) -> np.datetime64:
         text = _text(annotation, name)
@@ -717,9 +729,33 @@ def _parse_image_info(annotation: Any, product: S1Product) -> ImageInfo:
     return info
 
 
+def _array(values: Any, dtype: Any) -> npt.NDArray[Any]:
+    """A parsed dataset's values as a numeric array (ProductError when they are not numbers)."""
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ProductError("values that are not numbers") from None
+
+
+def _number(text: str, name: str) -> float:
+    """A finite number from an XML element's text (ProductError otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ProductError(f"{name} is {text!r}, not a number")
+    return value
+
+
 def _floats(node: Any, name: str) -> FloatArray:
     found = node.xpath(f"./*[local-name()='{name}']/text()")
-    return np.array(str(found[0]).split(), dtype=np.float64) if found else np.empty(0)
+    if not found:
+        return np.empty(0)
+    try:
+        return np.array(str(found[0]).split(), dtype=np.float64)
+    except ValueError:
+        raise ProductError(f"{name} holds values that are not numbers") from None
 
 
 def parse_noise(root: Any, product_path: Path) -> NoiseModel:
@@ -738,7 +774,7 @@ def parse_noise(root: Any, product_path: Path) -> NoiseModel:
             f"{product_path}: the noise annotation has no noise vectors; thermal noise "
             "cannot be removed (use --no-thermal-noise)"
         )
-    lines = np.array([int(float(_text(v, "line"))) for v in vectors], dtype=np.int64)
+    lines = np.array([int(_number(_text(v, "line"), "line")) for v in vectors], dtype=np.int64)
     order = np.argsort(lines, kind="stable")
     range_lut = LutGrid(
         lines=lines[order],
@@ -751,10 +787,10 @@ def parse_noise(root: Any, product_path: Path) -> NoiseModel:
         blocks.append(
             NoiseAzimuthBlock(
                 swath=_text(vec, "swath"),
-                first_line=int(_text(vec, "firstAzimuthLine")),
-                last_line=int(_text(vec, "lastAzimuthLine")),
-                first_sample=int(_text(vec, "firstRangeSample")),
-                last_sample=int(_text(vec, "lastRangeSample")),
+                first_line=int(_number(_text(vec, "firstAzimuthLine"), "firstAzimuthLine")),
+                last_line=int(_number(_text(vec, "lastAzimuthLine"), "lastAzimuthLine")),
+                first_sample=int(_number(_text(vec, "firstRangeSample"), "firstRangeSample")),
+                last_sample=int(_number(_text(vec, "lastRangeSample"), "lastRangeSample")),
                 lines=_floats(vec, "line").astype(np.int64),
                 values=_floats(vec, "noiseAzimuthLut"),
             )

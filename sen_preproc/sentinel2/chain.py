@@ -181,6 +181,7 @@ def check_s2_output_size(config: S2Config, product: S2Input, out: Path) -> Raste
         input_pixel_size_m=finest,
         out=out,
         fix="a larger --resolution (S2 bands are 10, 20 or 60 m) or a coarser --like grid",
+        option="--resolution",
         allow_large=config.allow_large_output,
     )
     return grid
