@@ -40,7 +40,7 @@ def save_atomically(document: Any, path: Path) -> Path:
     remove_stale_temporaries(path)
     tmp = temporary_path(path, "part")
     try:
-        with writing(path):
+        with writing(path, hold_native=False):  # torch reports by exception; no fd juggling
             try:
                 torch.save(document, tmp)
             except RuntimeError as err:  # torch's writer reports a full disk as RuntimeError
