@@ -19,6 +19,7 @@ import errno
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
@@ -205,6 +206,25 @@ def quiet_native_stderr() -> contextlib.AbstractContextManager[None]:
     return _NativeStderr()
 
 
+_DEFERRED_SIGNALS = {
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+}
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Block SIGINT/SIGTERM/SIGHUP in this thread for a few system calls; a signal that came
+    meanwhile is delivered (and its Python handler runs) right after."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _NativeStderr:
     """Holds back what C libraries print straight to file descriptor 2 while it is active
     (libtiff prints "_tiffWriteProc: No space left on device." itself, outside any Python
@@ -216,16 +236,21 @@ class _NativeStderr:
         self._captured = b""
 
     def __enter__(self) -> None:
-        try:
-            sys.stderr.flush()
-            self._buffer = tempfile.TemporaryFile()
-            self._saved = os.dup(2)
-            os.dup2(self._buffer.fileno(), 2)
-        except (OSError, ValueError):  # no usable descriptor 2: nothing to hold back
-            self._restore()
+        with _signals_deferred():  # a signal between the swaps must not leave fd 2 redirected
+            try:
+                sys.stderr.flush()
+                self._buffer = tempfile.TemporaryFile()
+                self._saved = os.dup(2)
+                os.dup2(self._buffer.fileno(), 2)
+            except (OSError, ValueError):  # no usable descriptor 2: nothing to hold back
+                self._restore()
+            except BaseException:
+                self._restore()
+                raise
 
     def __exit__(self, *exc: object) -> None:
-        self._restore()
+        with _signals_deferred():
+            self._restore()
 
     def _restore(self) -> None:
         if self._saved is not None:
