@@ -363,7 +363,10 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(
     out = tmp_path / "run"
     command = [sys.executable, "-m", "mccgan", "train", "--data", str(training_scene["dataset"]), "--out", str(out),
                "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--epochs", "200", "--epochs-decay", "0", "-q"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a background shell (`make test &`) starts us with SIGINT ignored, and children inherit
+    # that (Python then installs no KeyboardInterrupt handler): give the child the default
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while (
         not (out / "checkpoints" / "last.ckpt").is_file()
@@ -372,7 +375,12 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(
     ):
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:  # never leave a training run behind
+            process.kill()
+            process.wait()
     assert process.returncode == 130, stderr
     assert "interrupted: saved" in stderr and "continue with --resume" in stderr
     assert (out / "checkpoints" / "interrupted.ckpt").is_file() and not (out / "model.pt").exists()
