@@ -23,6 +23,7 @@ from sen_preproc import archives
 from sen_preproc.cli.main import cli
 from sen_preproc.errors import ProductError
 from sen_preproc.testing.s1_factory import S1ProductSpec, write_dem, write_s1_grd_product
+from sen_preproc.testing.s1_factory import footprint_bounds as s1_footprint
 from sen_preproc.testing.s2_factory import write_s2_product
 
 S1_SPEC = S1ProductSpec(lines=120, samples=160, seed=5)
@@ -230,18 +231,7 @@ def test_missing_vv_file_is_an_error(s1_safe: Path, tmp_path: Path, kind: str) -
 
 
 def footprint_bounds(margin_deg: float = 0.02) -> tuple[float, float, float, float]:
-    from sen_preproc.testing.s1_factory import product_geometry
-
-    geom = product_geometry(S1_SPEC)
-    lines = np.array([0, 0, S1_SPEC.lines - 1, S1_SPEC.lines - 1], dtype=float)
-    samples = np.array([0, S1_SPEC.samples - 1, 0, S1_SPEC.samples - 1], dtype=float)
-    lon, lat, _ = geom.geolocate(lines, samples)
-    return (
-        lon.min() - margin_deg,
-        lat.min() - margin_deg,
-        lon.max() + margin_deg,
-        lat.max() + margin_deg,
-    )
+    return s1_footprint(S1_SPEC, margin_deg)
 
 
 def with_voids(dem: Path, out: Path, region: tuple[slice, slice] | None) -> Path:

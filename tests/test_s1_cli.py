@@ -26,6 +26,7 @@ from sen_preproc.testing.s1_factory import (
     write_orbit_file,
     write_s1_grd_product,
 )
+from sen_preproc.testing.s1_factory import footprint_bounds as s1_footprint
 
 SPEC = S1ProductSpec(lines=180, samples=240, seed=3)
 
@@ -49,16 +50,7 @@ def product(workdir: Path) -> Path:
 
 
 def footprint_bounds(margin_deg: float = 0.02) -> tuple[float, float, float, float]:
-    geom = product_geometry(SPEC)
-    lines = np.array([0, 0, SPEC.lines - 1, SPEC.lines - 1], dtype=float)
-    samples = np.array([0, SPEC.samples - 1, 0, SPEC.samples - 1], dtype=float)
-    lon, lat, _ = geom.geolocate(lines, samples)
-    return (
-        lon.min() - margin_deg,
-        lat.min() - margin_deg,
-        lon.max() + margin_deg,
-        lat.max() + margin_deg,
-    )
+    return s1_footprint(SPEC, margin_deg)
 
 
 @pytest.fixture(scope="module")

@@ -867,6 +867,23 @@ def _solve_orbit(spec: S1ProductSpec) -> tuple[OrbitModel, float]:
 
 
 @functools.lru_cache(maxsize=16)
+def footprint_bounds(
+    spec: S1ProductSpec = DEFAULT_SPEC, margin_deg: float = 0.02
+) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` of the product's corner pixels plus ``margin_deg``
+    (degrees), e.g. the extent of a DEM for :func:`write_dem`."""
+    geom = product_geometry(spec)
+    lines = np.array([0, 0, spec.lines - 1, spec.lines - 1], dtype=float)
+    samples = np.array([0, spec.samples - 1, 0, spec.samples - 1], dtype=float)
+    lon, lat, _ = geom.geolocate(lines, samples)
+    return (
+        float(lon.min()) - margin_deg,
+        float(lat.min()) - margin_deg,
+        float(lon.max()) + margin_deg,
+        float(lat.max()) + margin_deg,
+    )
+
+
 def product_geometry(spec: S1ProductSpec = DEFAULT_SPEC) -> S1Geometry:
     """Compute (and cache) the analytic acquisition geometry of ``spec``.
 

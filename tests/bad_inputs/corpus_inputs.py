@@ -17,11 +17,11 @@ from affine import Affine
 
 from sen_preproc.testing.s1_factory import (
     S1ProductSpec,
-    product_geometry,
     write_dem,
     write_orbit_file,
     write_s1_grd_product,
 )
+from sen_preproc.testing.s1_factory import footprint_bounds as s1_footprint
 from sen_preproc.testing.s2_factory import S2ProductSpec, write_s2_product
 
 S1_SPEC = S1ProductSpec(lines=120, samples=160, seed=7)
@@ -52,11 +52,7 @@ class Inputs:
 
 
 def _footprint(margin_deg: float = 0.02) -> tuple[float, float, float, float]:
-    geom = product_geometry(S1_SPEC)
-    lines = np.array([0, 0, S1_SPEC.lines - 1, S1_SPEC.lines - 1], dtype=float)
-    samples = np.array([0, S1_SPEC.samples - 1, 0, S1_SPEC.samples - 1], dtype=float)
-    lon, lat, _ = geom.geolocate(lines, samples)
-    return (lon.min() - margin_deg, lat.min() - margin_deg, lon.max() + margin_deg, lat.max() + margin_deg)  # fmt: skip
+    return s1_footprint(S1_SPEC, margin_deg)
 
 
 def _senprep(*args: str) -> None:
